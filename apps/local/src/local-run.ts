@@ -1,0 +1,176 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { progressOf, type RunCliSpec, type RunProgress, submitRun } from 'vgg-producer';
+import {
+  type ChunkJobData,
+  createRedisConnection,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_QUEUE_NAME,
+  type RunStatus,
+  RunStore,
+  type S3ClientOptions,
+  createS3Client,
+} from 'vgg-pipeline';
+import { RedisServerProcess } from './redis-server-process.js';
+
+export interface LocalRunOptions {
+  sources: string[];
+  /** Local directory or s3:// URI. */
+  out: string;
+  runId?: string;
+  spec: RunCliSpec;
+  /** Worker processes to start here. Default 1. 0 relies on workers elsewhere (distributed mode). */
+  workers?: number;
+  /** Extra `vgg-worker` flags, e.g. ['--device', 'cuda:0']. */
+  workerArgs?: string[];
+  /** Use this Redis instead of starting a private redis-server. */
+  redisUrl?: string;
+  /** Where to look for redis-server (a PATH value). */
+  redisSearchPath?: string;
+  /** Environment for worker processes (AWS settings and credentials pass through it). */
+  workerEnv: Record<string, string | undefined>;
+  s3: S3ClientOptions;
+  /** Status poll interval in ms. Default 500. */
+  pollMs?: number;
+  onProgress?: (progress: RunProgress) => void;
+  log?: (line: string) => void;
+}
+
+export interface LocalRunSummary {
+  runId: string;
+  status: RunStatus;
+  wallSeconds: number;
+  imagesPerSecond: number;
+  untrained: boolean;
+  labelHistogram: [string, number][];
+  errorsByReason: [string, number][];
+  outDir: string;
+}
+
+/**
+ * Runs a whole job on this machine: a private redis-server (unless redisUrl is given), worker processes, the
+ * producer, a progress display and a summary. Leaves nothing running, also when it fails.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
+  const log = options.log ?? (() => undefined);
+  const started = performance.now();
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    let redisUrl = options.redisUrl;
+    if (!redisUrl) {
+      const server = await RedisServerProcess.create(
+        options.redisSearchPath !== undefined ? { searchPath: options.redisSearchPath } : {},
+      );
+      cleanups.push(() => server.close());
+      redisUrl = server.url;
+      log(`started private redis-server at ${redisUrl}`);
+    }
+    const workers: ChildProcess[] = [];
+    cleanups.push(() => stopWorkers(workers));
+    const workerMain = path.join(path.dirname(fileURLToPath(import.meta.resolve('vgg-worker'))), 'main.js');
+    for (let i = 0; i < (options.workers ?? 1); i++) {
+      const child = spawn(process.execPath, [workerMain, ...(options.workerArgs ?? [])], {
+        env: { ...options.workerEnv, REDIS_URL: redisUrl },
+        stdio: ['ignore', 'inherit', 'pipe'],
+      });
+      child.stderr?.on('data', (data: Buffer) => {
+        for (const line of data.toString().split('\n')) if (line.trim()) log(`[worker ${i + 1}] ${line}`);
+      });
+      workers.push(child);
+    }
+
+    const redis = createRedisConnection({ url: redisUrl, connectionName: 'vgg-local' });
+    const queue = new Queue<ChunkJobData>(DEFAULT_QUEUE_NAME, { connection: redis, prefix: DEFAULT_KEY_PREFIX });
+    cleanups.push(async () => {
+      await queue.close();
+      await redis.quit().catch(() => undefined);
+    });
+    const runStore = new RunStore({ redis, prefix: DEFAULT_KEY_PREFIX });
+    const s3 = createS3Client(options.s3);
+    const submitted = await submitRun(
+      {
+        sources: options.sources,
+        out: options.out,
+        ...(options.runId ? { runId: options.runId } : {}),
+        model: options.spec.model,
+        preprocess: options.spec.preprocess,
+        output: options.spec.output,
+        chunkSize: options.spec.chunkSize,
+        attempts: options.spec.attempts,
+      },
+      { queue, runStore, s3 },
+    );
+    log(
+      `run ${submitted.runId}: ${submitted.totalInputs} images in ${submitted.totalChunks} chunks (${submitted.enqueued} enqueued)`,
+    );
+    let status: RunStatus | null = null;
+    for (;;) {
+      status = await runStore.status(submitted.runId);
+      if (!status) throw new Error(`run ${submitted.runId} disappeared from Redis`);
+      options.onProgress?.(progressOf(status));
+      if (status.state === 'finalized' || status.state === 'cancelled') break;
+      const dead = workers.filter((w) => w.exitCode !== null);
+      if (workers.length > 0 && dead.length === workers.length) {
+        throw new Error(`all workers exited (codes ${dead.map((w) => w.exitCode).join(', ')}); see their log above`);
+      }
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    const labels = new Map<string, number>();
+    const reasons = new Map<string, number>();
+    for (const r of status.records) {
+      for (const [l, n] of Object.entries(r.top1Histogram)) labels.set(l, (labels.get(l) ?? 0) + n);
+      for (const [e, n] of Object.entries(r.errorsByReason)) reasons.set(e, (reasons.get(e) ?? 0) + n);
+    }
+    const byCount = (a: [string, number], b: [string, number]) => b[1] - a[1] || a[0].localeCompare(b[0]);
+    return {
+      runId: submitted.runId,
+      status,
+      wallSeconds,
+      imagesPerSecond: status.rows / wallSeconds,
+      untrained: !options.spec.model.weights && !options.spec.model.onnx,
+      labelHistogram: [...labels].sort(byCount),
+      errorsByReason: [...reasons].sort(byCount),
+      outDir: `${status.spec.output.out}/${submitted.runId}`,
+    };
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+async function stopWorkers(workers: ChildProcess[], deadlineMs = 20_000): Promise<void> {
+  await Promise.all(
+    workers.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+export function formatSummary(summary: LocalRunSummary): string {
+  const s = summary.status;
+  const lines = [
+    '',
+    `Run ${summary.runId} finished in ${summary.wallSeconds.toFixed(1)} s`,
+    `  images      ${s.rows} (${s.ok} ok, ${s.error} errors)`,
+    `  throughput  ${summary.imagesPerSecond.toFixed(1)} images/s end to end (including model load)`,
+    `  model       ${s.spec.model.model}${summary.untrained ? '  ** UNTRAINED: seeded random weights; labels are meaningless. Pass --weights to classify for real. **' : ''}`,
+    `  outputs     ${summary.outDir}/  (Parquet shards + _manifest.json)`,
+  ];
+  if (summary.labelHistogram.length > 0) {
+    lines.push('  top-1 labels:');
+    for (const [label, n] of summary.labelHistogram.slice(0, 10)) lines.push(`    ${String(n).padStart(6)}  ${label}`);
+    if (summary.labelHistogram.length > 10) lines.push(`    ... ${summary.labelHistogram.length - 10} more labels`);
+  }
+  if (summary.errorsByReason.length > 0) {
+    lines.push('  errors by reason:');
+    for (const [reason, n] of summary.errorsByReason) lines.push(`    ${String(n).padStart(6)}  ${reason}`);
+  }
+  return lines.join('\n');
+}

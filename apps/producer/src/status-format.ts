@@ -1,0 +1,42 @@
+import type { RunProgress } from './run-control.js';
+
+/** A human summary of a run: state, counts, rate, ETA and the most common errors. */
+export function formatStatus(progress: RunProgress): string {
+  const { status } = progress;
+  const total = status.totalInputs;
+  const lines = [
+    `run ${status.spec.runId}  ${status.state}${status.state === 'enqueuing' ? ' (producer still listing inputs)' : ''}`,
+    `  out      ${status.spec.output.out}/${status.spec.runId}/`,
+    `  model    ${status.spec.model.model}${status.spec.model.weights ? ` weights=${status.spec.model.weights}` : status.spec.model.onnx ? ` onnx=${status.spec.model.onnx}` : ` UNTRAINED (seeded init, seed ${status.spec.model.seed})`}`,
+    `  images   ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed`,
+    `  chunks   ${status.committedChunks}${status.totalChunks !== null ? ` / ${status.totalChunks}` : ''}`,
+    `  rate     ${progress.imagesPerSecond.toFixed(1)} images/s${progress.etaSeconds !== null ? `, ETA ${formatDuration(progress.etaSeconds)}` : ''}`,
+  ];
+  const reasons = new Map<string, number>();
+  for (const r of status.records) {
+    for (const [reason, n] of Object.entries(r.errorsByReason)) reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+  }
+  if (reasons.size > 0) {
+    const list = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${reason} ${n}`);
+    lines.push(`  errors   ${list.join(', ')}`);
+  }
+  if (status.state === 'finalized') lines.push(`  manifest ${status.spec.output.out}/${status.spec.runId}/_manifest.json`);
+  return lines.join('\n');
+}
+
+/** `[#########.........]  45.0%  123/273  12.3 img/s  ETA 1m05s` sized to the terminal. */
+export function formatProgressBar(progress: RunProgress, columns = 80): string {
+  const { status } = progress;
+  const fraction = progress.fraction ?? 0;
+  const tail = `${(fraction * 100).toFixed(1).padStart(5)}%  ${status.rows}/${status.totalInputs ?? '?'}  ${progress.imagesPerSecond.toFixed(1)} img/s${progress.etaSeconds !== null ? `  ETA ${formatDuration(progress.etaSeconds)}` : ''}${status.error ? `  ${status.error} failed` : ''}`;
+  const width = Math.max(10, Math.min(50, columns - tail.length - 4));
+  const filled = Math.round(fraction * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${tail}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

@@ -1,0 +1,70 @@
+import type { ShardColumns } from 'vgg-pipeline';
+
+/** One input's outcome inside a chunk. */
+export interface RowResult {
+  uri: string;
+  status: 'ok' | 'error';
+  /** Reason code when status is error. */
+  error: string | null;
+  width: number | null;
+  height: number | null;
+  sha256: string | null;
+  classIds: Int32Array | null;
+  probs: Float32Array | null;
+  embeddings: Record<string, Float32Array | Uint16Array> | null;
+}
+
+export function errorRow(uri: string, reason: string, sha256: string | null = null): RowResult {
+  return {
+    uri,
+    status: 'error',
+    error: reason,
+    width: null,
+    height: null,
+    sha256,
+    classIds: null,
+    probs: null,
+    embeddings: null,
+  };
+}
+
+export interface ColumnLayout {
+  topK: number;
+  labels: readonly string[];
+  taps: readonly { tap: string; dim: number; dtype: 'float32' | 'float16' }[];
+  metadata: Record<string, string>;
+}
+
+/** Lays rows out as the flat columns the Parquet encoder takes; error rows get zeros that the encoder nulls. */
+export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout): ShardColumns {
+  const n = rows.length;
+  const k = layout.topK;
+  const classIds = new Int32Array(n * k);
+  const probs = new Float32Array(n * k);
+  const embeddings = layout.taps.map(({ tap, dim, dtype }) => ({
+    tap,
+    dim,
+    dtype,
+    data: dtype === 'float16' ? new Uint16Array(n * dim) : new Float32Array(n * dim),
+  }));
+  rows.forEach((row, i) => {
+    if (row.status !== 'ok') return;
+    if (row.classIds) classIds.set(row.classIds.subarray(0, k), i * k);
+    if (row.probs) probs.set(row.probs.subarray(0, k), i * k);
+    for (const emb of embeddings) {
+      const values = row.embeddings?.[emb.tap];
+      if (values) emb.data.set(values as Float32Array & Uint16Array, i * emb.dim);
+    }
+  });
+  return {
+    uri: rows.map((r) => r.uri),
+    status: rows.map((r) => r.status),
+    error: rows.map((r) => r.error),
+    width: rows.map((r) => r.width),
+    height: rows.map((r) => r.height),
+    sha256: rows.map((r) => r.sha256),
+    topK: { k, classIds, probs, labels: layout.labels },
+    embeddings,
+    metadata: layout.metadata,
+  };
+}

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { parseS3Uri, redactUri } from 'vgg-pipeline';
+
+export interface ModelFilesOptions {
+  /** Directory where remote weights and ONNX files are cached. */
+  cacheDir: string;
+  s3: S3Client;
+}
+
+/**
+ * Fetches weights and ONNX files named by URI once per machine and keeps them on local disk. The cache is keyed by
+ * the URI; the run's model hash (checked after loading) catches a remote file that changed underneath.
+ */
+export class ModelFiles {
+  private readonly cacheDir: string;
+  private readonly s3: S3Client;
+  private readonly inFlight = new Map<string, Promise<string>>();
+
+  constructor(options: ModelFilesOptions) {
+    this.cacheDir = options.cacheDir;
+    this.s3 = options.s3;
+  }
+
+  /** A local path for the model file at `uri` (a local path is returned as is). */
+  localPath(uri: string): Promise<string> {
+    if (!/^(s3|https?):\/\//i.test(uri)) return Promise.resolve(path.resolve(uri.replace(/^file:\/\//, '')));
+    let pending = this.inFlight.get(uri);
+    if (!pending) {
+      pending = this.download(uri).finally(() => this.inFlight.delete(uri));
+      this.inFlight.set(uri, pending);
+    }
+    return pending;
+  }
+
+  private async download(uri: string): Promise<string> {
+    const key = createHash('sha256').update(uri).digest('hex').slice(0, 32);
+    const base = path.basename(new URL(uri.replace(/^s3:/i, 'http:')).pathname) || 'model';
+    const dir = path.join(this.cacheDir, 'downloads', key);
+    const target = path.join(dir, base);
+    const existing = await stat(target).catch(() => null);
+    if (existing?.isFile()) return target;
+    await mkdir(dir, { recursive: true });
+    const tmp = `${target}.${process.pid}.partial`;
+    try {
+      const body = await this.open(uri);
+      let bytes = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, count, createWriteStream(tmp));
+      if (bytes === 0) throw new Error(`Model file ${redactUri(uri)} is empty`);
+      await rename(tmp, target);
+      return target;
+    } catch (cause) {
+      await rm(tmp, { force: true });
+      throw new Error(`Could not download model file ${redactUri(uri)}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  private async open(uri: string): Promise<Readable> {
+    if (uri.toLowerCase().startsWith('s3://')) {
+      const { bucket, key } = parseS3Uri(uri);
+      const response = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!response.Body) throw new Error('empty response body');
+      return response.Body as Readable;
+    }
+    const response = await fetch(uri, { redirect: 'follow' });
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+    return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+  }
+}

@@ -1,0 +1,22 @@
+/** What producers and workers agree on about the BullMQ queue. */
+
+/** Default BullMQ queue name. */
+export const DEFAULT_QUEUE_NAME = 'vgg-chunks';
+/**
+ * Default key prefix for BullMQ and run state. For Redis Cluster or Dragonfly use a hash tag such as `{vgg}` so a
+ * queue's keys share one slot.
+ */
+export const DEFAULT_KEY_PREFIX = 'vgg';
+
+/** One job is a chunk of many URIs: Redis stays small at millions of images. */
+export interface ChunkJobData {
+  runId: string;
+  chunkIndex: number;
+  uris: string[];
+}
+
+/** Deterministic, so re-submitting a run adds nothing twice (BullMQ ignores an existing job id). */
+export function chunkJobId(runId: string, chunkIndex: number, generation = 0): string {
+  // BullMQ forbids ':' in custom ids and all-digit ids; runIds are validated to exclude ':'.
+  return generation === 0 ? `${runId}__c${chunkIndex}` : `${runId}__c${chunkIndex}__g${generation}`;
+}

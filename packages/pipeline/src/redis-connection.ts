@@ -1,0 +1,54 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`.
+   * Credentials in the URL are never logged: use {@link redactRedisUrl} for display.
+   */
+  url?: string;
+  /**
+   * Blocking connections (BullMQ workers) must retry forever: a worker whose command gives up after N retries
+   * drops its job locks. Default false (commands fail fast, which suits the producer CLI).
+   */
+  blocking?: boolean;
+  /** Name shown in `CLIENT LIST`, for operators. Default none. */
+  connectionName?: string;
+}
+
+/** Opens an ioredis connection with the options BullMQ requires. */
+export function createRedisConnection(options: RedisConnectionOptions = {}): Redis {
+  const url = options.url ?? 'redis://127.0.0.1:6379';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new Error(`Expected redis:// or rediss:// URL for REDIS_URL but received ${JSON.stringify(redactRedisUrl(url))}`, {
+      cause,
+    });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new Error(
+      `Expected redis:// or rediss:// URL for REDIS_URL but received ${JSON.stringify(redactRedisUrl(url))}`,
+    );
+  }
+  const extra: RedisOptions = {
+    maxRetriesPerRequest: options.blocking ? null : 3,
+    enableReadyCheck: true,
+    // Redis restarts are survivable: reconnect with capped backoff instead of giving up.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
+    ...(options.connectionName ? { connectionName: options.connectionName } : {}),
+  };
+  // ioredis parses rediss:// into a TLS connection and user:password into AUTH.
+  return new Redis(url, extra);
+}
+
+/** `redis://user:secret@host:6379` -> `redis://user:***@host:6379`. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
