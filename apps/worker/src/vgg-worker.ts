@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type Job, UnrecoverableError, Worker, WaitingError } from 'bullmq';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
@@ -94,11 +93,28 @@ export class VggWorker {
         lockDuration: options.lockDurationMs,
         // Stalled checks run often so a crashed worker's chunks are picked up within about a lock duration.
         stalledInterval: Math.max(5_000, Math.floor(options.lockDurationMs / 2)),
+        // A chunk whose worker dies this often is likely what kills it; it then ends as error rows (see 'failed').
         maxStalledCount: 3,
         autorun: false,
       },
     );
     this.worker.on('error', (error) => this.emitWarning(`queue error: ${error.message}`));
+    // Failures that never reach the processor's own handling (a chunk that stalled too often because workers
+    // running it kept dying) still have to end as rows, or the run could never finalise.
+    this.worker.on('failed', (job, error) => {
+      if (job) void this.recordFailedChunk(job, error).catch((e: unknown) => this.emitWarning(`could not record failed chunk: ${(e as Error).message}`));
+    });
+  }
+
+  private async recordFailedChunk(job: Job<ChunkJobData>, error: Error): Promise<void> {
+    if (!(await job.isFailed())) return;
+    const { runId, chunkIndex, uris } = job.data;
+    if ((await this.runStore.committedChunkIndexes(runId)).has(chunkIndex)) return;
+    if ((await this.runStore.getState(runId)) === 'cancelled') return;
+    const ctx = await this.runContext(runId);
+    this.options.onEvent?.({ type: 'chunk-failed', runId, chunkIndex, attempt: job.attemptsMade, final: true, message: error.message });
+    await this.commit(ctx, chunkIndex, uris.map((uri) => errorRow(uri, 'chunk_failed')), this.model, true);
+    await this.tryFinalize(ctx);
   }
 
   static async create(options: VggWorkerOptions): Promise<VggWorker> {
@@ -524,8 +540,4 @@ async function fetchWithRetry(
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
