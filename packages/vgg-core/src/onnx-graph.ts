@@ -1,0 +1,227 @@
+import type { VggConfig } from './model-config.js';
+import {
+  encodeOnnxModel,
+  ONNX_DTYPE,
+  type OnnxAttribute,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from './onnx-proto.js';
+import { stateDictSpec } from './state-dict.js';
+import { listTaps } from './taps.js';
+import { adaptivePoolBins, vggLayout } from './vgg-layout.js';
+
+export const ONNX_OPSET = 17;
+export const ONNX_IR_VERSION = 8;
+/** Bump when the generated graph changes, so cached graphs are rebuilt. */
+export const GRAPH_FORMAT_VERSION = 1;
+/** torch.nn.BatchNorm2d's default epsilon. */
+const BN_EPSILON = 1e-5;
+
+/** Where initializers come from: byte ranges of an external float32 file, or data embedded in the graph. */
+export type VggOnnxWeights =
+  | {
+      readonly kind: 'external';
+      /** File name relative to the directory of the .onnx file. */
+      readonly location: string;
+      /** Absolute byte ranges of each float32 state_dict tensor in that file. */
+      readonly tensors: ReadonlyMap<string, { readonly byteOffset: number; readonly byteLength: number }>;
+    }
+  | { readonly kind: 'inline'; readonly tensors: ReadonlyMap<string, Float32Array> };
+
+export interface BuildVggOnnxOptions {
+  readonly weights: VggOnnxWeights;
+  /** Which outputs to declare: every tap, or only `logits` (like a plain torch.onnx.export). Default 'all'. */
+  readonly outputs?: 'all' | 'logits';
+  /** Name of the image input. Default "input". */
+  readonly inputName?: string;
+}
+
+/**
+ * Builds the ONNX graph (opset 17, IR 8) of a VGG configuration. Input: float32 [batch, 3, S, S] (batch dynamic).
+ * Outputs: every tap of {@link listTaps}, each [batch, dim]. Dropout is omitted (inference). Initializers are named
+ * after the torchvision state_dict keys.
+ */
+export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): Uint8Array {
+  const inputName = options.inputName ?? 'input';
+  const layout = vggLayout(config);
+  const nodes: OnnxNode[] = [];
+  const initializers: OnnxTensor[] = [];
+  const constants = new Map<string, string>();
+
+  const node = (
+    opType: string,
+    name: string,
+    inputs: string[],
+    output: string,
+    attributes: OnnxAttribute[] = [],
+  ) => {
+    nodes.push({ name, opType, inputs, outputs: [output], attributes });
+    return output;
+  };
+  const ints = (name: string, values: number[]): OnnxAttribute => ({ name, type: 'ints', ints: values });
+  const int = (name: string, value: number): OnnxAttribute => ({ name, type: 'int', i: value });
+  const int64Constant = (values: number[]): string => {
+    const key = values.join(',');
+    const existing = constants.get(key);
+    if (existing) return existing;
+    const name = `const.i64.${constants.size}`;
+    const raw = new Uint8Array(values.length * 8);
+    const view = new DataView(raw.buffer);
+    for (const [i, v] of values.entries()) view.setBigInt64(i * 8, BigInt(v), true);
+    initializers.push({ name, dims: [values.length], dataType: ONNX_DTYPE.INT64, rawData: raw });
+    constants.set(key, name);
+    return name;
+  };
+  const globalMean = (name: string, x: string) =>
+    node('ReduceMean', name, [x], name, [ints('axes', [2, 3]), int('keepdims', 0)]);
+
+  for (const entry of stateDictSpec(config)) {
+    if (entry.role === 'bn.num_batches_tracked') continue;
+    initializers.push(weightInitializer(entry.name, entry.shape, options.weights));
+  }
+
+  let x = inputName;
+  for (const stage of layout.features) {
+    if (stage.kind === 'pool') {
+      x = node('MaxPool', `features.${stage.index}`, [x], `features.${stage.index}`, [
+        ints('kernel_shape', [2, 2]),
+        ints('strides', [2, 2]),
+      ]);
+      continue;
+    }
+    const conv = `features.${stage.convIndex}`;
+    x = node('Conv', conv, [x, `${conv}.weight`, `${conv}.bias`], conv, [
+      ints('kernel_shape', [3, 3]),
+      ints('pads', [1, 1, 1, 1]),
+      ints('strides', [1, 1]),
+      ints('dilations', [1, 1]),
+      int('group', 1),
+    ]);
+    if (stage.bnIndex !== null) {
+      const bn = `features.${stage.bnIndex}`;
+      x = node(
+        'BatchNormalization',
+        bn,
+        [x, `${bn}.weight`, `${bn}.bias`, `${bn}.running_mean`, `${bn}.running_var`],
+        bn,
+        [{ name: 'epsilon', type: 'float', f: BN_EPSILON }],
+      );
+    }
+    x = node('Relu', `features.${stage.reluIndex}`, [x], `features.${stage.reluIndex}`);
+    globalMean(`relu${stage.block}_${stage.layer}`, x);
+  }
+  globalMean('pool5', x);
+
+  const size = layout.featureSize;
+  const pool = config.poolSize;
+  if (size !== pool) {
+    if (size % pool === 0) {
+      const k = size / pool;
+      x = node('AveragePool', 'avgpool', [x], 'avgpool', [
+        ints('kernel_shape', [k, k]),
+        ints('strides', [k, k]),
+      ]);
+    } else {
+      // PyTorch's adaptive pooling with uneven, possibly overlapping cells: one Slice + ReduceMean per cell.
+      const bins = adaptivePoolBins(size, pool);
+      const rows: string[] = [];
+      bins.forEach(([hStart, hEnd], i) => {
+        const row = node(
+          'Slice',
+          `avgpool.row${i}`,
+          [x, int64Constant([hStart]), int64Constant([hEnd]), int64Constant([2])],
+          `avgpool.row${i}`,
+        );
+        const cells = bins.map(([wStart, wEnd], j) => {
+          const cell = node(
+            'Slice',
+            `avgpool.cell${i}_${j}`,
+            [row, int64Constant([wStart]), int64Constant([wEnd]), int64Constant([3])],
+            `avgpool.cell${i}_${j}`,
+          );
+          return node('ReduceMean', `avgpool.mean${i}_${j}`, [cell], `avgpool.mean${i}_${j}`, [
+            ints('axes', [2, 3]),
+            int('keepdims', 1),
+          ]);
+        });
+        rows.push(node('Concat', `avgpool.concat${i}`, cells, `avgpool.concat${i}`, [int('axis', 3)]));
+      });
+      x = node('Concat', 'avgpool', rows, 'avgpool', [int('axis', 2)]);
+    }
+  }
+  x = node('Flatten', 'flatten', [x], 'flatten', [int('axis', 1)]);
+  for (const fc of layout.classifier) {
+    const name = `classifier.${fc.index}`;
+    const out = fc.relu ? name : 'logits';
+    x = node('Gemm', name, [x, `${name}.weight`, `${name}.bias`], out, [int('transB', 1)]);
+    if (fc.relu) x = node('Relu', `classifier.${fc.index + 1}`, [x], fc.name);
+  }
+  node('Softmax', 'probs', ['logits'], 'probs', [int('axis', 1)]);
+
+  const taps = listTaps(config).filter((tap) => options.outputs !== 'logits' || tap.name === 'logits');
+  const outputs: OnnxValueInfo[] = taps.map((tap) => ({
+    name: tap.name,
+    elemType: ONNX_DTYPE.FLOAT,
+    shape: ['batch', tap.dim],
+  }));
+  const graphNodes = options.outputs === 'logits' ? pruneTo(nodes, 'logits') : nodes;
+  const used = new Set(graphNodes.flatMap((n) => n.inputs));
+  return encodeOnnxModel({
+    irVersion: ONNX_IR_VERSION,
+    opsetImports: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'vgg-core',
+    producerVersion: String(GRAPH_FORMAT_VERSION),
+    docString:
+      `${config.name}: ${JSON.stringify(config)}. Conv taps relu{block}_{layer} and pool5 are ` +
+      'global-average-pooled over height and width to [batch, channels].',
+    graph: {
+      name: config.name,
+      nodes: graphNodes,
+      initializers: initializers.filter((t) => used.has(t.name)),
+      inputs: [
+        {
+          name: inputName,
+          elemType: ONNX_DTYPE.FLOAT,
+          shape: ['batch', 3, config.inputSize, config.inputSize],
+        },
+      ],
+      outputs,
+      valueInfo: [],
+    },
+  });
+}
+
+function weightInitializer(name: string, shape: readonly number[], weights: VggOnnxWeights): OnnxTensor {
+  if (weights.kind === 'inline') {
+    const data = weights.tensors.get(name);
+    if (!data) throw new Error(`buildVggOnnx: no inline data for ${name}`);
+    return {
+      name,
+      dims: shape,
+      dataType: ONNX_DTYPE.FLOAT,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
+  }
+  const range = weights.tensors.get(name);
+  if (!range) throw new Error(`buildVggOnnx: no external range for ${name}`);
+  return {
+    name,
+    dims: shape,
+    dataType: ONNX_DTYPE.FLOAT,
+    externalData: { location: weights.location, offset: range.byteOffset, length: range.byteLength },
+  };
+}
+
+/** Keeps only the nodes the given output depends on (for logits-only exports). */
+function pruneTo(nodes: readonly OnnxNode[], output: string): OnnxNode[] {
+  const needed = new Set([output]);
+  const kept: OnnxNode[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    kept.push(n);
+    for (const input of n.inputs) needed.add(input);
+  }
+  return kept.reverse();
+}

@@ -1,0 +1,317 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { invalidOption, VggError } from './errors.js';
+import { exists, linkOrCopy, sha256File, sha256Text, writeAtomically } from './file-cache.js';
+import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
+import { buildVggOnnx, GRAPH_FORMAT_VERSION } from './onnx-graph.js';
+import { decodeOnnxModel } from './onnx-proto.js';
+import {
+  readSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  tensorToFloat32,
+  writeSafetensors,
+} from './safetensors.js';
+import { checkSeed, SEEDED_INIT_VERSION, writeSeededWeights } from './seeded-init.js';
+import { stateDictSpec } from './state-dict.js';
+import { listTaps } from './taps.js';
+import { checkUserOnnx } from './user-onnx.js';
+import { checkStateDict, needsFloat32Conversion } from './weights-check.js';
+
+export interface ModelOptions {
+  /** Variant name ("vgg16", "vgg16_bn") or layer list ("[64,'M',128,'M']"). Default "vgg16". Not with onnxPath. */
+  model?: string;
+  /** Path to a torchvision state_dict in safetensors (F32, F16, BF16 or F64). Mutually exclusive with onnxPath. */
+  weightsPath?: string;
+  /** Path to a VGG ONNX file with one input [N, 3, H, W] and logits [N, C] as first output. Not with weightsPath. */
+  onnxPath?: string;
+  /** Seed for the deterministic init used when neither weightsPath nor onnxPath is given. Default 0. */
+  seed?: number;
+  /** Width of fc6 and fc7. Default 4096. Not with onnxPath. */
+  classifierWidth?: number;
+  /** Number of classes. Default 1000; with onnxPath, taken from the file (must match if given). */
+  numClasses?: number;
+  /** Square input size in pixels. Default 224; with onnxPath, taken from the file (must match if given). */
+  inputSize?: number;
+  /** BatchNorm after every conv. Default false; a `_bn` model name sets it. Not with onnxPath. */
+  batchNorm?: boolean;
+  /** Output size of the adaptive average pool. Default 7. Not with onnxPath. */
+  poolSize?: number;
+  /** Directory for generated graphs and converted or seeded weights. Default: <os.tmpdir()>/vgg-core-cache. */
+  cacheDir?: string;
+}
+
+export interface ModelIdentity {
+  /** e.g. "vgg16", "vgg16_bn", "custom[8,M,16,M]" or "onnx:<basename>". */
+  variant: string;
+  source: 'seeded' | 'safetensors' | 'onnx';
+  /** sha256 hex of the weights/ONNX file bytes; for seeded: sha256 of the generated safetensors. */
+  weightsSha256: string;
+  /** True for seeded (random) weights. */
+  untrained: boolean;
+  seed: number | null;
+  numClasses: number;
+  inputSize: number;
+}
+
+export interface PreparedModel {
+  identity: ModelIdentity;
+  /** Null for a user ONNX file. */
+  config: VggConfig | null;
+  /** Absolute path of the .onnx file to give InferenceSession.create(path). */
+  onnxPath: string;
+  /** "input" for generated graphs; the file's input name for user ONNX. */
+  inputName: string;
+  /**
+   * Output names by role. `taps` holds every tap the graph provides, logits and probs included; for a user
+   * ONNX file only logits.
+   */
+  outputs: { logits: string; probs?: string; taps: Record<string, { name: string; dim: number }> };
+  /** The float32 safetensors file the graph's initializers point into; null for a user ONNX file. */
+  weightsPath: string | null;
+  /** Batch size the graph requires, or null when the batch axis is dynamic (always null for generated graphs). */
+  fixedBatchSize: number | null;
+}
+
+export const DEFAULT_MODEL = 'vgg16';
+export const DEFAULT_SEED = 0;
+
+/**
+ * Resolves weights (seeded, safetensors or user ONNX) into an ONNX file ready for onnxruntime. Generated graphs
+ * and weights live in `cacheDir` under content-derived names, so repeat calls only re-hash the weights file.
+ */
+export async function prepareModel(options: ModelOptions = {}): Promise<PreparedModel> {
+  checkOptions(options);
+  if (options.onnxPath !== undefined) return prepareUserOnnx(options.onnxPath, options);
+  const overrides: VggConfigOverrides = {};
+  if (options.classifierWidth !== undefined) overrides.classifierWidth = options.classifierWidth;
+  if (options.numClasses !== undefined) overrides.numClasses = options.numClasses;
+  if (options.inputSize !== undefined) overrides.inputSize = options.inputSize;
+  if (options.batchNorm !== undefined) overrides.batchNorm = options.batchNorm;
+  if (options.poolSize !== undefined) overrides.poolSize = options.poolSize;
+  const config = resolveVggConfig(options.model ?? DEFAULT_MODEL, overrides);
+  const cacheDir = resolve(options.cacheDir ?? join(tmpdir(), 'vgg-core-cache'));
+  await mkdir(cacheDir, { recursive: true });
+  if (options.weightsPath !== undefined) return prepareSafetensors(config, options.weightsPath, cacheDir);
+  return prepareSeeded(config, options.seed ?? DEFAULT_SEED, cacheDir);
+}
+
+/** Looks up a tap of a prepared model; throws VGG_UNKNOWN_TAP with what is available. */
+export function getModelTap(model: PreparedModel, tap: string): { name: string; dim: number } {
+  const found = Object.hasOwn(model.outputs.taps, tap) ? model.outputs.taps[tap] : undefined;
+  if (found) return found;
+  if (model.config === null) {
+    throw new VggError(
+      'VGG_UNKNOWN_TAP',
+      `Tap ${JSON.stringify(tap)} is not available for ONNX file ${model.onnxPath}: a user-supplied graph only ` +
+        `provides logits (output ${JSON.stringify(model.outputs.logits)})`,
+    );
+  }
+  throw new VggError(
+    'VGG_UNKNOWN_TAP',
+    `Expected one of ${Object.keys(model.outputs.taps).join(', ')} for tap of ${model.identity.variant} but received ${JSON.stringify(tap)}`,
+  );
+}
+
+function checkOptions(options: ModelOptions): void {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'object', options);
+  for (const key of ['model', 'weightsPath', 'onnxPath', 'cacheDir'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw invalidOption(key, 'non-empty string', value);
+    }
+  }
+  if (options.weightsPath !== undefined && options.onnxPath !== undefined) {
+    throw new VggError(
+      'VGG_INVALID_OPTION',
+      `Expected at most one of weightsPath and onnxPath but received both (${options.weightsPath}, ${options.onnxPath})`,
+    );
+  }
+  for (const key of ['classifierWidth', 'numClasses', 'inputSize', 'poolSize'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 1)) {
+      throw invalidOption(key, 'positive integer', value);
+    }
+  }
+  if (options.seed !== undefined) checkSeed(options.seed);
+  if (options.onnxPath !== undefined) {
+    for (const key of ['model', 'classifierWidth', 'batchNorm', 'poolSize'] as const) {
+      if (options[key] !== undefined) {
+        throw new VggError(
+          'VGG_INVALID_OPTION',
+          `Expected ${key} to be unset with onnxPath (the ONNX file fixes the architecture) but received ${JSON.stringify(options[key])}`,
+        );
+      }
+    }
+  }
+}
+
+async function prepareSeeded(config: VggConfig, seed: number, cacheDir: string): Promise<PreparedModel> {
+  // The input size does not change any weight, so every input size shares one weights file.
+  const { inputSize: _inputSize, name: _name, ...architecture } = config;
+  const key = sha256Text(JSON.stringify({ v: SEEDED_INIT_VERSION, seed, architecture })).slice(0, 32);
+  const dir = join(cacheDir, `seeded-${key}`);
+  await mkdir(dir, { recursive: true });
+  const weightsPath = join(dir, 'weights.safetensors');
+  const sidecar = join(dir, 'weights.json');
+  let sha256: string | null = null;
+  try {
+    const info = JSON.parse(await readFile(sidecar, 'utf8')) as { sha256?: unknown; byteLength?: unknown };
+    const size = (await stat(weightsPath)).size;
+    if (typeof info.sha256 === 'string' && info.byteLength === size) sha256 = info.sha256;
+  } catch {
+    sha256 = null;
+  }
+  if (sha256 === null) {
+    const written = await writeAtomically(weightsPath, (tmp) => writeSeededWeights(tmp, config, seed));
+    await writeAtomically(sidecar, (tmp) =>
+      writeFile(tmp, JSON.stringify({ sha256: written.sha256, byteLength: written.byteLength, seed })),
+    );
+    sha256 = written.sha256;
+  }
+  const header = await readSafetensorsHeader(weightsPath);
+  const onnxPath = await ensureGraph(dir, config, header);
+  return ours(config, onnxPath, weightsPath, {
+    variant: config.name,
+    source: 'seeded',
+    weightsSha256: sha256,
+    untrained: true,
+    seed,
+    numClasses: config.numClasses,
+    inputSize: config.inputSize,
+  });
+}
+
+async function prepareSafetensors(config: VggConfig, path: string, cacheDir: string): Promise<PreparedModel> {
+  const source = resolve(path);
+  const header = await readSafetensorsHeader(source);
+  checkStateDict(header, config);
+  const sha256 = await sha256File(source);
+  const dir = join(cacheDir, `weights-${sha256.slice(0, 32)}`);
+  await mkdir(dir, { recursive: true });
+  const weightsPath = join(dir, 'weights.safetensors');
+  let graphHeader: SafetensorsHeader;
+  if (needsFloat32Conversion(header, config)) {
+    // onnxruntime maps initializers byte for byte, so F16/BF16 weights are widened into an f32 file once.
+    if (!(await exists(weightsPath))) {
+      await writeAtomically(weightsPath, (tmp) => convertToFloat32(source, config, tmp));
+    }
+    graphHeader = await readSafetensorsHeader(weightsPath);
+  } else {
+    await linkOrCopy(source, weightsPath);
+    graphHeader = { ...header, path: weightsPath };
+  }
+  const onnxPath = await ensureGraph(dir, config, graphHeader);
+  return ours(config, onnxPath, weightsPath, {
+    variant: config.name,
+    source: 'safetensors',
+    weightsSha256: sha256,
+    untrained: false,
+    seed: null,
+    numClasses: config.numClasses,
+    inputSize: config.inputSize,
+  });
+}
+
+async function convertToFloat32(source: string, config: VggConfig, dest: string): Promise<void> {
+  const tensors = await readSafetensors(source);
+  const entries: SafetensorsEntry[] = [];
+  for (const entry of stateDictSpec(config)) {
+    const tensor = tensors.get(entry.name);
+    if (!tensor) continue;
+    if (entry.role === 'bn.num_batches_tracked') {
+      entries.push({ name: entry.name, dtype: tensor.dtype, shape: tensor.shape, data: tensor.data });
+    } else {
+      entries.push({
+        name: entry.name,
+        dtype: 'F32',
+        shape: entry.shape,
+        data: () => [tensorToFloat32(tensor)],
+      });
+    }
+  }
+  await writeSafetensors(dest, entries, { metadata: { format: 'pt', convertedFrom: basename(source) } });
+}
+
+async function ensureGraph(dir: string, config: VggConfig, header: SafetensorsHeader): Promise<string> {
+  const location = 'weights.safetensors';
+  const layout = [...header.tensors.values()].map((t) => [t.name, t.byteOffset, t.byteLength]);
+  const key = sha256Text(JSON.stringify({ v: GRAPH_FORMAT_VERSION, config, location, layout })).slice(0, 24);
+  const onnxPath = join(dir, `model-${key}.onnx`);
+  if (!(await exists(onnxPath))) {
+    const bytes = buildVggOnnx(config, { weights: { kind: 'external', location, tensors: header.tensors } });
+    await writeAtomically(onnxPath, (tmp) => writeFile(tmp, bytes));
+  }
+  return onnxPath;
+}
+
+function ours(
+  config: VggConfig,
+  onnxPath: string,
+  weightsPath: string,
+  identity: ModelIdentity,
+): PreparedModel {
+  const taps: Record<string, { name: string; dim: number }> = {};
+  for (const tap of listTaps(config)) taps[tap.name] = { name: tap.name, dim: tap.dim };
+  return {
+    identity,
+    config,
+    onnxPath,
+    inputName: 'input',
+    outputs: { logits: 'logits', probs: 'probs', taps },
+    weightsPath,
+    fixedBatchSize: null,
+  };
+}
+
+async function prepareUserOnnx(path: string, options: ModelOptions): Promise<PreparedModel> {
+  const onnxPath = resolve(path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(onnxPath);
+  } catch (cause) {
+    throw new VggError('VGG_MODEL_FORMAT', `Cannot read ONNX file ${onnxPath}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let model: ReturnType<typeof decodeOnnxModel>;
+  try {
+    model = decodeOnnxModel(bytes);
+  } catch (cause) {
+    throw new VggError(
+      'VGG_MODEL_FORMAT',
+      `Cannot parse ONNX file ${onnxPath}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  const expect: { inputSize?: number; numClasses?: number } = {};
+  if (options.inputSize !== undefined) expect.inputSize = options.inputSize;
+  if (options.numClasses !== undefined) expect.numClasses = options.numClasses;
+  const signature = checkUserOnnx(model, onnxPath, expect);
+  return {
+    identity: {
+      variant: `onnx:${basename(onnxPath)}`,
+      source: 'onnx',
+      weightsSha256: sha256,
+      untrained: false,
+      seed: null,
+      numClasses: signature.numClasses,
+      inputSize: signature.inputSize,
+    },
+    config: null,
+    onnxPath,
+    inputName: signature.inputName,
+    outputs: {
+      logits: signature.outputName,
+      taps: { logits: { name: signature.outputName, dim: signature.numClasses } },
+    },
+    weightsPath: null,
+    fixedBatchSize: signature.fixedBatchSize,
+  };
+}
