@@ -5,6 +5,69 @@ export { VggError, invalidOption } from './errors.js';
 export type { VggErrorCode } from './errors.js';
 
 // --- model: configurations, weights, ONNX building, inspection ---
+export {
+  DEFAULT_CLASSIFIER_WIDTH,
+  DEFAULT_INPUT_SIZE,
+  DEFAULT_NUM_CLASSES,
+  DEFAULT_POOL_SIZE,
+  featureOutputChannels,
+  featureOutputSize,
+  resolveVggConfig,
+  VGG_CFGS,
+  VGG_VARIANT_NAMES,
+} from './model-config.js';
+export type { VggConfig, VggConfigOverrides, VggLayerSpec, VggVariantName } from './model-config.js';
+export { adaptivePoolBins, vggLayout } from './vgg-layout.js';
+export type { VggConvStage, VggFeatureStage, VggLayout, VggLinearStage, VggPoolStage } from './vgg-layout.js';
+export { countParameters, stateDictSpec } from './state-dict.js';
+export type { StateDictEntry, StateDictRole } from './state-dict.js';
+export { getTap, listTaps, tapDim } from './taps.js';
+export type { VggTap, VggTapKind } from './taps.js';
+export {
+  parseSafetensorsHeader,
+  readSafetensors,
+  readSafetensorsHeader,
+  SAFETENSORS_DTYPE_BYTES,
+  tensorToFloat32,
+  writeSafetensors,
+} from './safetensors.js';
+export type {
+  SafetensorsDtype,
+  SafetensorsEntry,
+  SafetensorsHeader,
+  SafetensorsTensor,
+  SafetensorsTensorInfo,
+  WriteSafetensorsOptions,
+  WriteSafetensorsResult,
+} from './safetensors.js';
+export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './half-float.js';
+export { checkStateDict, VggWeightsError } from './weights-check.js';
+export type { WeightsProblem } from './weights-check.js';
+export {
+  SEEDED_INIT_VERSION,
+  seededStateDictEntries,
+  seededTensor,
+  writeSeededWeights,
+  Xoshiro128,
+} from './seeded-init.js';
+export { decodeOnnxModel, encodeOnnxModel, ONNX_DTYPE } from './onnx-proto.js';
+export type {
+  OnnxAttribute,
+  OnnxDim,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxTensor,
+  OnnxValueInfo,
+} from './onnx-proto.js';
+export { buildVggOnnx, GRAPH_FORMAT_VERSION, ONNX_IR_VERSION, ONNX_OPSET } from './onnx-graph.js';
+export type { BuildVggOnnxOptions, VggOnnxWeights } from './onnx-graph.js';
+export { checkUserOnnx } from './user-onnx.js';
+export type { UserOnnxExpectations, UserOnnxSignature } from './user-onnx.js';
+export { DEFAULT_MODEL, DEFAULT_SEED, getModelTap, prepareModel } from './prepare-model.js';
+export type { ModelIdentity, ModelOptions, PreparedModel } from './prepare-model.js';
+export { formatLayerTable, inspectModel, layerTableToJson } from './layer-table.js';
+export type { LayerRow, LayerTable, ReceptiveField } from './layer-table.js';
 
 // --- runtime: preprocessing, labels, inference engine ---
 export { ImageDecodeError } from './image-decode-error.js';
