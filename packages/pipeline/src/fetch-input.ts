@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Dispatcher } from 'undici';
 import { invalidOption } from 'vgg-core';
 import { FetchError } from './fetch-error.js';
 import { parseS3Uri } from './location.js';
@@ -34,6 +35,11 @@ export interface FetchInputOptions {
   checkUrl?: (url: URL) => Promise<void>;
   /** `User-Agent` header for HTTP(S) requests. Default `vgg-batch`. */
   userAgent?: string;
+  /**
+   * undici dispatcher for HTTP(S) requests, e.g. an `Agent` whose `connect.lookup` refuses private addresses
+   * (see NetworkPolicy). Default: Node's global dispatcher.
+   */
+  dispatcher?: Dispatcher;
 }
 
 /** The bytes of one input and their SHA-256 (lowercase hex). */
@@ -51,6 +57,7 @@ interface ResolvedOptions {
   signal: AbortSignal | undefined;
   checkUrl: ((url: URL) => Promise<void>) | undefined;
   userAgent: string;
+  dispatcher: Dispatcher | undefined;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -106,6 +113,7 @@ function resolveOptions(options: FetchInputOptions): ResolvedOptions {
     signal: options.signal,
     checkUrl: options.checkUrl,
     userAgent: options.userAgent ?? 'vgg-batch',
+    dispatcher: options.dispatcher,
   };
 }
 
@@ -261,11 +269,15 @@ async function fetchHttp(uri: string, options: ResolvedOptions): Promise<Uint8Ar
       timer.arm(options.connectTimeoutMs);
       let response: Response;
       try {
-        response = await fetch(url, {
+        const init: RequestInit = {
           redirect: 'manual',
           signal: timer.signal,
           headers: { 'user-agent': options.userAgent, accept: 'image/*,*/*;q=0.8' },
-        });
+        };
+        // npm undici's Dispatcher type differs nominally from the undici-types one in RequestInit; at runtime
+        // Node's fetch accepts either.
+        if (options.dispatcher !== undefined) Object.assign(init, { dispatcher: options.dispatcher });
+        response = await fetch(url, init);
       } catch (cause) {
         throw mapHttpFailure(cause, current, options, timer, 'waiting for response headers');
       }
@@ -365,6 +377,10 @@ function mapHttpFailure(
   const inner = (cause as { cause?: unknown })?.cause ?? cause;
   const code = (inner as { code?: unknown })?.code;
   const codeText = typeof code === 'string' ? code : 'unknown';
+  if (codeText === 'FORBIDDEN_ADDRESS') {
+    const detail = inner instanceof Error ? inner.message : 'address refused by the network policy';
+    return new FetchError('forbidden', uri, detail, { cause });
+  }
   if (codeText.endsWith('TIMEOUT') || codeText === 'ETIMEDOUT') {
     return new FetchError('timeout', uri, `timed out ${phase} (${codeText})`, { cause, transient: true });
   }

@@ -31,7 +31,6 @@ export { encodeNpy } from './npy.js';
 export {
   buildManifest,
   MANIFEST_FORMAT,
-  MANIFEST_KEY,
   parseManifest,
   serializeManifest,
 } from './manifest.js';
@@ -45,3 +44,25 @@ export type {
   ManifestTap,
   ShardSummary,
 } from './manifest.js';
+export { finalizeRun } from './finalize-run.js';
+export type { FinalizeRunOptions, RunModelBinding } from './finalize-run.js';
+export { createRedisConnection, redactRedisUrl } from './redis-connection.js';
+export type { RedisConnectionOptions } from './redis-connection.js';
+export { chunkJobId, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from './queue-contract.js';
+export type { ChunkJobData } from './queue-contract.js';
+export { generateRunId, MANIFEST_KEY, shardKeyFor, validateRunId } from './run-spec.js';
+export type {
+  ChunkRecord,
+  RunModelSpec,
+  RunOutputSpec,
+  RunPreprocessSpec,
+  RunSpec,
+  RunState,
+} from './run-spec.js';
+export { RunConflictError, RunStore } from './run-store.js';
+export type { RunStatus, RunStoreOptions } from './run-store.js';
+export { readShardUris, recoverChunkRecord } from './shard-reader.js';
+export { s3ClientOptionsFromEnv } from './env-config.js';
+export type { Env } from './env-config.js';
+export { ForbiddenAddressError, NetworkPolicy } from './network-policy.js';
+export type { NetworkPolicyOptions } from './network-policy.js';

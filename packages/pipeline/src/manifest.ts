@@ -3,9 +3,6 @@ import { invalidOption } from 'vgg-core';
 /** Format tag of `_manifest.json`; bumped on incompatible changes. */
 export const MANIFEST_FORMAT = 'vgg-batch/manifest@1';
 
-/** Key of the manifest in a run's output location, written last: its presence marks a finished run. */
-export const MANIFEST_KEY = '_manifest.json';
-
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**

@@ -71,8 +71,10 @@ export class S3ObjectStore implements ObjectStore {
     };
     try {
       if (body.byteLength > this.#multipartThresholdBytes) {
-        // Upload slices the Buffer into parts; each part is retried on its own by the SDK.
-        await new Upload({ client: this.#client, params, partSize: 16 * MIB, queueSize: 4 }).done();
+        // Upload slices the Buffer into parts, each retried on its own by the SDK. 8 MiB parts stay under the
+        // body limits of small S3-compatible servers and allow objects up to 80 GB within 10,000 parts.
+        const partSize = Math.max(8 * MIB, Math.ceil(body.byteLength / 10_000));
+        await new Upload({ client: this.#client, params, partSize, queueSize: 4 }).done();
       } else {
         await this.#client.send(new PutObjectCommand(params));
       }
