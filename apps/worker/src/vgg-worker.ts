@@ -23,6 +23,7 @@ import {
   openObjectStore,
   parseLocation,
   RunStore,
+  type RunModelBinding,
   type RunSpec,
   shardKeyFor,
 } from 'vgg-pipeline';
@@ -234,12 +235,13 @@ export class VggWorker {
   }
 
   private async acquireModel(spec: RunSpec, runId: string): Promise<LoadedModel> {
+    // Loops because the loaded model may change while this caller waits for a load or for other users.
     const key = JSON.stringify(spec.model);
     for (;;) {
       const current = this.model;
       if (current && current.key === key) {
         current.users += 1;
-        await this.checkModelHash(runId, current);
+        await this.checkModelHash(runId, current, spec);
         return current;
       }
       if (this.modelLoading) {
@@ -295,8 +297,19 @@ export class VggWorker {
     return { key, prepared, engine, users: 0 };
   }
 
-  private async checkModelHash(runId: string, model: LoadedModel): Promise<void> {
-    const bound = await this.runStore.bindModelHash(runId, model.prepared.identity.weightsSha256);
+  private async checkModelHash(runId: string, model: LoadedModel, spec: RunSpec): Promise<void> {
+    const identity = model.prepared.identity;
+    const binding: RunModelBinding = {
+      identity: { ...identity },
+      taps: spec.output.taps.map((name) => ({
+        name,
+        dim: model.prepared.outputs.taps[name]?.dim ?? 0,
+        dtype: spec.output.dtype,
+      })),
+      // Plain data (numbers, strings, arrays), so it round-trips through JSON.
+      preprocessing: JSON.parse(JSON.stringify(resolvePreprocessOptions(spec.preprocess))) as RunModelBinding['preprocessing'],
+    };
+    const bound = await this.runStore.bindModelHash(runId, identity.weightsSha256, binding);
     if (bound !== model.prepared.identity.weightsSha256) {
       model.users -= 1;
       throw new ModelMismatchError(runId, bound, model.prepared.identity.weightsSha256);

@@ -55,7 +55,9 @@ export type WorkerEvent =
   | { type: 'run-finalized'; runId: string; manifest: string }
   | { type: 'warning'; message: string };
 
-export type ResolvedWorkerOptions = Required<Omit<VggWorkerOptions, 'onEvent'>> & Pick<VggWorkerOptions, 'onEvent'>;
+export type ResolvedWorkerOptions = Required<Omit<VggWorkerOptions, 'onEvent'>> & {
+  onEvent: ((event: WorkerEvent) => void) | undefined;
+};
 
 export function resolveWorkerOptions(options: VggWorkerOptions): ResolvedWorkerOptions {
   const provider = options.provider ?? 'cpu';

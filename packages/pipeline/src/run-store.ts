@@ -149,9 +149,18 @@ export class RunStore {
    * The first worker to load a run's model records its hash; later workers must match it, so a run never mixes
    * two models. Returns the hash the run is bound to.
    */
-  async bindModelHash(runId: string, sha256: string): Promise<string> {
-    await this.redis.hsetnx(this.runKey(runId), 'modelSha256', sha256);
-    return (await this.redis.hget(this.runKey(runId), 'modelSha256')) ?? sha256;
+  async bindModelHash(runId: string, sha256: string, identity?: object): Promise<string> {
+    const key = this.runKey(runId);
+    const results = await this.redis.multi().hsetnx(key, 'modelSha256', sha256).hget(key, 'modelSha256').exec();
+    const bound = (results?.[1]?.[1] as string | null | undefined) ?? sha256;
+    if (identity && bound === sha256) await this.redis.hsetnx(key, 'modelIdentity', JSON.stringify(identity));
+    return bound;
+  }
+
+  /** The model identity recorded by the first worker, for the manifest. */
+  async getModelIdentity(runId: string): Promise<Record<string, unknown> | null> {
+    const raw = await this.redis.hget(this.runKey(runId), 'modelIdentity');
+    return raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
   }
 
   /** True for exactly one caller at a time once every chunk is committed; see BEGIN_FINALIZE. */
