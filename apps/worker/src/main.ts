@@ -18,6 +18,13 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
 function device(value: string): ExecutionProviderSetting {
   if (value === 'cpu' || value === 'cuda' || value === 'auto' || /^cuda:\d+$/.test(value)) return value as ExecutionProviderSetting;
   throw new InvalidArgumentError(`Expected cpu, cuda, cuda:N or auto but received ${JSON.stringify(value)}.`);
@@ -39,6 +46,9 @@ interface WorkerCliValues {
   lockDurationMs?: number;
   shutdownTimeoutMs?: number;
   cacheDir?: string;
+  allowHosts?: string;
+  allowCidrs?: string;
+  localRoots?: string;
   json?: boolean;
 }
 
@@ -62,6 +72,9 @@ const program = new Command('vgg-worker')
   .addOption(opt('--read-timeout-ms <ms>', 'idle read timeout for inputs (default 30000)', 'VGG_READ_TIMEOUT_MS').argParser(positiveInt))
   .addOption(opt('--lock-duration-ms <ms>', 'BullMQ job lock (default 60000)', 'VGG_LOCK_DURATION_MS').argParser(positiveInt))
   .addOption(opt('--shutdown-timeout-ms <ms>', 'graceful stop deadline before chunks are handed back (default 30000)', 'VGG_SHUTDOWN_TIMEOUT_MS').argParser(positiveInt))
+  .addOption(opt('--allow-hosts <list>', 'http(s) hosts allowed despite resolving to internal addresses (name or .suffix, comma-separated)', 'VGG_ALLOW_HOSTS'))
+  .addOption(opt('--allow-cidrs <list>', 'internal address ranges http(s) inputs may reach, e.g. 10.1.0.0/16', 'VGG_ALLOW_CIDRS'))
+  .addOption(opt('--local-roots <list>', 'confine local-file inputs to these directories (comma-separated; default: anywhere)', 'VGG_LOCAL_ROOTS'))
   .addOption(opt('--cache-dir <dir>', 'model file cache (default <tmpdir>/vgg-cache)', 'VGG_CACHE_DIR'))
   .addOption(opt('--json', 'log events as JSON lines', 'VGG_LOG_JSON'))
   .action(async (values: WorkerCliValues) => {
@@ -99,6 +112,9 @@ const program = new Command('vgg-worker')
       ...(values.lockDurationMs ? { lockDurationMs: values.lockDurationMs } : {}),
       ...(values.shutdownTimeoutMs ? { shutdownTimeoutMs: values.shutdownTimeoutMs } : {}),
       ...(values.cacheDir ? { cacheDir: values.cacheDir } : {}),
+      ...(values.allowHosts ? { allowHosts: list(values.allowHosts) } : {}),
+      ...(values.allowCidrs ? { allowCidrs: list(values.allowCidrs) } : {}),
+      ...(values.localRoots ? { localRoots: list(values.localRoots) } : {}),
       onEvent: log,
     });
     process.stderr.write(

@@ -29,6 +29,7 @@ import {
 } from 'vgg-pipeline';
 import { BatchScheduler } from './batch-scheduler.js';
 import { type ColumnLayout, errorRow, type RowResult, rowsToColumns } from './chunk-rows.js';
+import { InputGuard } from './input-guard.js';
 import { ModelFiles } from './model-files.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';
 
@@ -65,6 +66,7 @@ export class VggWorker {
   private readonly worker: Worker<ChunkJobData, ChunkJobResult>;
   private readonly runStore: RunStore;
   private readonly modelFiles: ModelFiles;
+  private readonly guard: InputGuard;
   private readonly fetchLimit: LimitFunction;
   private readonly decodeLimit: LimitFunction;
   private readonly queuedLimit: LimitFunction;
@@ -81,6 +83,7 @@ export class VggWorker {
     this.options = options;
     this.runStore = new RunStore({ redis: options.connect(), prefix: options.prefix });
     this.modelFiles = new ModelFiles({ cacheDir: options.cacheDir, s3: options.s3 });
+    this.guard = new InputGuard(options);
     this.fetchLimit = pLimit(options.fetchConcurrency);
     this.decodeLimit = pLimit(options.decodeConcurrency);
     this.queuedLimit = pLimit(options.maxQueuedImages);
@@ -152,6 +155,7 @@ export class VggWorker {
     const model = this.model;
     this.model = null;
     await model?.engine.close();
+    await this.guard.close();
     await this.runStore.redis.quit().catch(() => undefined);
   }
 
@@ -352,6 +356,7 @@ export class VggWorker {
       maxBytes: this.options.maxInputBytes,
       connectTimeoutMs: this.options.connectTimeoutMs,
       readTimeoutMs: this.options.readTimeoutMs,
+      dispatcher: this.guard.dispatcher,
       signal,
     };
     const rows = uris.map((uri) =>
@@ -360,6 +365,7 @@ export class VggWorker {
         let t = performance.now();
         let fetched: { bytes: Uint8Array; sha256: string };
         try {
+          await this.guard.checkLocal(uri);
           fetched = await this.fetchLimit(() => fetchWithRetry(uri, fetchOptions, this.options.fetchAttempts));
         } catch (error) {
           if (error instanceof FetchError) return errorRow(uri, error.reason);

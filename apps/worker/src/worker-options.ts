@@ -34,6 +34,18 @@ export interface VggWorkerOptions {
   connectTimeoutMs?: number;
   /** Idle read timeout for inputs, in ms. Default 30 000. */
   readTimeoutMs?: number;
+  /**
+   * http(s) inputs may reach these hosts even if they resolve to loopback, private or link-local addresses
+   * (refused by default against server-side request forgery): exact names or `.suffix`. Default none.
+   */
+  allowHosts?: string[];
+  /** Address ranges (CIDR) that http(s) inputs may reach although refused by default. Default none. */
+  allowCidrs?: string[];
+  /**
+   * Directories local-file inputs must lie in, checked after resolving `..` and symlinks; other local inputs end
+   * as `forbidden` rows. Default: no confinement (set it on shared workers that take untrusted manifests).
+   */
+  localRoots?: string[];
   /** Attempts per input on transient fetch failures (5xx, resets, timeouts). Default 3. */
   fetchAttempts?: number;
   /** BullMQ job lock duration, in ms. Default 60 000. */
@@ -78,6 +90,9 @@ export function resolveWorkerOptions(options: VggWorkerOptions): ResolvedWorkerO
     maxInputBytes: positiveInt('maxInputBytes', options.maxInputBytes ?? 64 * 1024 * 1024),
     connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs ?? 10_000),
     readTimeoutMs: positiveInt('readTimeoutMs', options.readTimeoutMs ?? 30_000),
+    allowHosts: options.allowHosts ?? [],
+    allowCidrs: options.allowCidrs ?? [],
+    localRoots: (options.localRoots ?? []).map((root) => path.resolve(root)),
     fetchAttempts: positiveInt('fetchAttempts', options.fetchAttempts ?? 3),
     lockDurationMs: positiveInt('lockDurationMs', options.lockDurationMs ?? 60_000),
     shutdownTimeoutMs: positiveInt('shutdownTimeoutMs', options.shutdownTimeoutMs ?? 30_000),
