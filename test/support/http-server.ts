@@ -10,7 +10,7 @@ export type Route = (request: IncomingMessage, response: ServerResponse) => void
  */
 export class TestHttpServer {
   readonly requests: { method: string; url: string }[] = [];
-  readonly #routes = new Map<string, Route>();
+  private readonly routes = new Map<string, Route>();
   readonly #server: Server;
   readonly origin: string;
 
@@ -24,7 +24,7 @@ export class TestHttpServer {
     const server = createServer((request, response) => {
       instance?.requests.push({ method: request.method ?? 'GET', url: request.url ?? '/' });
       const pathname = new URL(request.url ?? '/', 'http://x').pathname;
-      const route = instance?.#routes.get(pathname);
+      const route = instance?.routes.get(pathname);
       if (route === undefined) {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
@@ -47,7 +47,7 @@ export class TestHttpServer {
   }
 
   route(path: string, route: Route): this {
-    this.#routes.set(path, route);
+    this.routes.set(path, route);
     return this;
   }
 

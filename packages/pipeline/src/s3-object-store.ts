@@ -22,7 +22,10 @@ export interface S3ObjectStoreOptions {
   bucket: string;
   /** Key prefix all keys live under: empty or ending in `/`. Default `''`. */
   prefix?: string;
-  /** Bodies larger than this many bytes go up as a multipart upload. Default 64 MiB. */
+  /**
+   * Bodies larger than this many bytes go up as a multipart upload of 8 MiB parts. Default 8 MiB, as the AWS
+   * CLI does; it also keeps every request under the 11 MiB body limit of fauxqs, the test server.
+   */
   multipartThresholdBytes?: number;
 }
 
@@ -46,7 +49,7 @@ export class S3ObjectStore implements ObjectStore {
     if (prefix !== '' && (!prefix.endsWith('/') || prefix.startsWith('/'))) {
       throw invalidOption('prefix', 'empty string or key prefix ending in "/" without leading "/"', prefix);
     }
-    const threshold = options.multipartThresholdBytes ?? 64 * MIB;
+    const threshold = options.multipartThresholdBytes ?? 8 * MIB;
     if (!Number.isInteger(threshold) || threshold < 5 * MIB) {
       throw invalidOption('multipartThresholdBytes', 'integer of at least 5 MiB (5242880)', threshold);
     }
