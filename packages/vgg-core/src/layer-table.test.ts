@@ -44,7 +44,11 @@ describe('inspectModel', () => {
     const json = layerTableToJson(inspectModel('vgg11_bn'));
     expect(json.params).toBe(132_868_840);
     expect(Number.isInteger(json.macs)).toBe(true);
-    expect(json.layers[0]).toMatchObject({ name: 'conv1_1', module: 'features.0', outputShape: [64, 224, 224] });
+    expect(json.layers[0]).toMatchObject({
+      name: 'conv1_1',
+      module: 'features.0',
+      outputShape: [64, 224, 224],
+    });
     expect(JSON.parse(JSON.stringify(json)).params).toBe(132_868_840);
   });
 

@@ -48,7 +48,12 @@ describe('resolveVggConfig', () => {
 
   it('reads layer lists in Python, JSON and bare form', () => {
     for (const spec of ["[8,'M',16,'M']", '[8, "M", 16, "M"]', '8,M,16,M', ' [8, m, 16, M] ']) {
-      const config = resolveVggConfig(spec, { classifierWidth: 32, numClasses: 10, inputSize: 32, poolSize: 2 });
+      const config = resolveVggConfig(spec, {
+        classifierWidth: 32,
+        numClasses: 10,
+        inputSize: 32,
+        poolSize: 2,
+      });
       expect(config.layers).toEqual([8, 'M', 16, 'M']);
       expect(config.name).toBe('custom[8,M,16,M]');
       expect(config.batchNorm).toBe(false);
@@ -56,9 +61,9 @@ describe('resolveVggConfig', () => {
     const bn = resolveVggConfig('[8,M]', { batchNorm: true, inputSize: 32 });
     expect(bn.name).toBe('custom_bn[8,M]');
     // fc6 input = last conv channels * poolSize^2
-    expect(countParameters(resolveVggConfig('[8,M]', { classifierWidth: 4, numClasses: 3, poolSize: 2 }))).toBe(
-      8 * 3 * 9 + 8 + (8 * 4 * 4 + 4) + (4 * 4 + 4) + (4 * 3 + 3),
-    );
+    expect(
+      countParameters(resolveVggConfig('[8,M]', { classifierWidth: 4, numClasses: 3, poolSize: 2 })),
+    ).toBe(8 * 3 * 9 + 8 + (8 * 4 * 4 + 4) + (4 * 4 + 4) + (4 * 3 + 3));
   });
 
   it('sets batch norm from the _bn suffix and from the override', () => {
@@ -74,7 +79,11 @@ describe('resolveVggConfig', () => {
       ['[M,M]', {}, /Expected at least one conv layer/],
       ['[8,M', {}, /for model but received "\[8,M"/],
       ['[0,M]', {}, /Expected channel counts between 1/],
-      ['vgg16', { inputSize: 16 }, /Expected inputSize of at least 32 for a model with 5 max-pools but received 16/],
+      [
+        'vgg16',
+        { inputSize: 16 },
+        /Expected inputSize of at least 32 for a model with 5 max-pools but received 16/,
+      ],
       ['vgg16', { classifierWidth: 0 }, /Expected positive integer .* for classifierWidth but received 0/],
       ['vgg16', { poolSize: 1.5 }, /for poolSize but received 1.5/],
       ['vgg16_bn', { batchNorm: false }, /Expected batchNorm to be true or unset/],
@@ -129,7 +138,9 @@ describe('listTaps', () => {
     expect(() => getTap(resolveVggConfig('vgg11'), 'relu3_3')).toThrow(
       expect.objectContaining({
         code: 'VGG_UNKNOWN_TAP',
-        message: expect.stringMatching(/Expected one of relu1_1, relu2_1, relu3_1, relu3_2, .*fc7.* but received "relu3_3"/),
+        message: expect.stringMatching(
+          /Expected one of relu1_1, relu2_1, relu3_1, relu3_2, .*fc7.* but received "relu3_3"/,
+        ),
       }),
     );
   });
