@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { FetchError, type FetchInputOptions, fetchInput } from 'vgg-pipeline';
+import { createS3Client, FetchError, type FetchInputOptions, fetchInput } from 'vgg-pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestHttpServer } from './support/http-server.js';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';
@@ -206,5 +206,39 @@ describe('fetchInput over S3', () => {
       transient: false,
     });
     expect(await failure(`s3://${uniqueName('nobucket')}/a.jpg`)).toMatchObject({ reason: 'not_found' });
+  });
+
+  it('times out a stalled S3 body and treats S3 5xx as transient', async () => {
+    // A misbehaving S3 endpoint: path-style GETs of /bucket/stall send headers and 10 bytes, then nothing.
+    const fake = await TestHttpServer.start({
+      '/bucket/stall.jpg': (_request, response) => {
+        response.writeHead(200, { 'content-length': 1_000, 'content-type': 'image/jpeg' });
+        response.write(new Uint8Array(10));
+      },
+      '/bucket/busy.jpg': (_request, response) => {
+        response.writeHead(503, { 'content-type': 'application/xml' });
+        response.end('<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>');
+      },
+    });
+    const client = createS3Client({
+      endpoint: fake.origin,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    try {
+      const started = performance.now();
+      const stalled = await failure('s3://bucket/stall.jpg', { s3: client, readTimeoutMs: 300 });
+      expect(stalled).toMatchObject({ reason: 'timeout', transient: true });
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(await failure('s3://bucket/busy.jpg', { s3: client })).toMatchObject({
+        reason: 'http_error',
+        status: 503,
+        transient: true,
+      });
+    } finally {
+      client.destroy();
+      await fake.close();
+    }
   });
 });

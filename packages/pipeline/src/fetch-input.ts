@@ -195,7 +195,12 @@ async function fetchS3(uri: string, options: ResolvedOptions): Promise<Uint8Arra
     }
     const body = response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
     if (body === undefined) return new Uint8Array(0);
-    timer.onStall(() => body.destroy(timer.timeoutError()));
+    // The SDK's abort signal does not reach a body already handed over, so deadlines and caller aborts destroy
+    // the stream directly; the pending read then rejects.
+    const destroy = () =>
+      body.destroy(timer.signal.reason instanceof Error ? timer.signal.reason : undefined);
+    if (timer.signal.aborted) destroy();
+    else timer.signal.addEventListener('abort', destroy, { once: true });
     return await readLimited(body, uri, options, timer, () => body.destroy());
   } catch (cause) {
     throw mapS3Failure(cause, uri, options, timer);
@@ -427,7 +432,6 @@ class StallTimer {
   readonly #parent: AbortSignal | undefined;
   readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
   #timeout: NodeJS.Timeout | undefined;
-  #onStall: (() => void) | undefined;
   timedOut = false;
   lastTimeoutMs = 0;
 
@@ -441,18 +445,12 @@ class StallTimer {
     return this.#controller.signal;
   }
 
-  /** Also run `callback` on a deadline, for streams the abort signal does not reach. */
-  onStall(callback: () => void): void {
-    this.#onStall = callback;
-  }
-
   arm(timeoutMs: number): void {
     if (this.#timeout !== undefined) clearTimeout(this.#timeout);
     this.lastTimeoutMs = timeoutMs;
     this.#timeout = setTimeout(() => {
       this.timedOut = true;
       this.#controller.abort(this.timeoutError());
-      this.#onStall?.();
     }, timeoutMs);
   }
 
