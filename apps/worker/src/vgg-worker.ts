@@ -8,8 +8,6 @@ import {
   imagenetLabels,
   type PreparedModel,
   prepareModel,
-  type ResolvedPreprocessOptions,
-  resolvePreprocessOptions,
 } from 'vgg-core';
 import {
   type ChunkJobData,
@@ -45,7 +43,6 @@ interface LoadedModel {
 interface RunContext {
   spec: RunSpec;
   store: ObjectStore;
-  preprocess: ResolvedPreprocessOptions;
   layout: ColumnLayout | null;
 }
 
@@ -228,7 +225,6 @@ export class VggWorker {
         return {
           spec,
           store: openObjectStore(parseLocation(joinUri(spec.output.out, runId)), { s3: this.options.s3 }),
-          preprocess: resolvePreprocessOptions(spec.preprocess),
           layout: null,
         };
       })();
@@ -270,18 +266,27 @@ export class VggWorker {
   private async loadModel(spec: RunSpec, key: string, runId: string): Promise<LoadedModel> {
     const started = performance.now();
     const m = spec.model;
-    const prepared = await prepareModel({
-      model: m.model,
-      seed: m.seed,
-      cacheDir: this.options.cacheDir,
-      ...(m.weights ? { weightsPath: await this.modelFiles.localPath(m.weights) } : {}),
-      ...(m.onnx ? { onnxPath: await this.modelFiles.localPath(m.onnx) } : {}),
-      ...(m.classifierWidth !== undefined ? { classifierWidth: m.classifierWidth } : {}),
-      ...(m.numClasses !== undefined ? { numClasses: m.numClasses } : {}),
-      ...(m.inputSize !== undefined ? { inputSize: m.inputSize } : {}),
-      ...(m.batchNorm !== undefined ? { batchNorm: m.batchNorm } : {}),
-      ...(m.poolSize !== undefined ? { poolSize: m.poolSize } : {}),
-    });
+    // A user ONNX file defines its own architecture: only the file (and size checks) are passed on.
+    const prepared = await prepareModel(
+      m.onnx
+        ? {
+            onnxPath: await this.modelFiles.localPath(m.onnx),
+            cacheDir: this.options.cacheDir,
+            ...(m.numClasses !== undefined ? { numClasses: m.numClasses } : {}),
+            ...(m.inputSize !== undefined ? { inputSize: m.inputSize } : {}),
+          }
+        : {
+            model: m.model,
+            seed: m.seed,
+            cacheDir: this.options.cacheDir,
+            ...(m.weights ? { weightsPath: await this.modelFiles.localPath(m.weights) } : {}),
+            ...(m.classifierWidth !== undefined ? { classifierWidth: m.classifierWidth } : {}),
+            ...(m.numClasses !== undefined ? { numClasses: m.numClasses } : {}),
+            ...(m.inputSize !== undefined ? { inputSize: m.inputSize } : {}),
+            ...(m.batchNorm !== undefined ? { batchNorm: m.batchNorm } : {}),
+            ...(m.poolSize !== undefined ? { poolSize: m.poolSize } : {}),
+          },
+    );
     const engine = await Engine.create({
       model: prepared,
       provider: this.options.provider,
@@ -311,7 +316,7 @@ export class VggWorker {
         dtype: spec.output.dtype,
       })),
       // Plain data (numbers, strings, arrays), so it round-trips through JSON.
-      preprocessing: JSON.parse(JSON.stringify(resolvePreprocessOptions(spec.preprocess))) as RunModelBinding['preprocessing'],
+      preprocessing: JSON.parse(JSON.stringify(model.engine.preprocess)) as RunModelBinding['preprocessing'],
     };
     const bound = await this.runStore.bindModelHash(runId, identity.weightsSha256, binding);
     if (bound !== model.prepared.identity.weightsSha256) {
@@ -376,7 +381,7 @@ export class VggWorker {
         t = performance.now();
         let decoded: Awaited<ReturnType<typeof decodeImage>>;
         try {
-          decoded = await this.decodeLimit(() => decodeImage(fetched.bytes, ctx.preprocess));
+          decoded = await this.decodeLimit(() => decodeImage(fetched.bytes, model.engine.preprocess));
         } catch (error) {
           if (error instanceof ImageDecodeError) return errorRow(uri, error.reason, fetched.sha256);
           throw error;
@@ -430,7 +435,7 @@ export class VggWorker {
       metadata: {
         'vgg.run_id': spec.runId,
         'vgg.model': JSON.stringify({ ...identity, provider: providerName(model) }),
-        'vgg.preprocess': JSON.stringify(ctx.preprocess),
+        'vgg.preprocess': JSON.stringify(model.engine.preprocess),
         'vgg.untrained': String(identity.untrained),
       },
     };
