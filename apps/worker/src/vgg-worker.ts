@@ -12,8 +12,6 @@ import {
 import {
   type ChunkJobData,
   type ChunkRecord,
-  encodeNpy,
-  encodeParquetShard,
   FetchError,
   fetchInput,
   finalizeRun,
@@ -29,6 +27,7 @@ import { BatchScheduler } from './batch-scheduler.js';
 import { type ColumnLayout, errorRow, type RowResult, rowsToColumns } from './chunk-rows.js';
 import { InputGuard } from './input-guard.js';
 import { ModelFiles } from './model-files.js';
+import { ShardEncoder } from './shard-encoder.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';
 
 type Stage = 'fetch' | 'decode' | 'wait' | 'inference' | 'write';
@@ -64,6 +63,7 @@ export class VggWorker {
   private readonly runStore: RunStore;
   private readonly modelFiles: ModelFiles;
   private readonly guard: InputGuard;
+  private readonly encoder = new ShardEncoder();
   private readonly fetchLimit: LimitFunction;
   private readonly decodeLimit: LimitFunction;
   private readonly queuedLimit: LimitFunction;
@@ -153,6 +153,7 @@ export class VggWorker {
     this.model = null;
     await model?.engine.close();
     await this.guard.close();
+    await this.encoder.close();
     await this.runStore.redis.quit().catch(() => undefined);
   }
 
@@ -452,7 +453,7 @@ export class VggWorker {
     const t = performance.now();
     const layout = this.layout(ctx, model);
     const shardKey = shardKeyFor(chunkIndex);
-    await ctx.store.put(shardKey, encodeParquetShard(rowsToColumns(rows, layout)), {
+    await ctx.store.put(shardKey, await this.encoder.parquet(rowsToColumns(rows, layout)), {
       contentType: 'application/vnd.apache.parquet',
     });
     const npyKeys = ctx.spec.output.npy ? await this.writeNpy(ctx, chunkIndex, rows, layout) : [];
@@ -499,7 +500,7 @@ export class VggWorker {
     const okRows = rows.filter((r) => r.status === 'ok');
     const name = String(chunkIndex).padStart(6, '0');
     const keys: string[] = [];
-    const metadata = encodeParquetShard(rowsToColumns(okRows, { ...layout, taps: [] }));
+    const metadata = await this.encoder.parquet(rowsToColumns(okRows, { ...layout, taps: [] }));
     for (const { tap, dim, dtype } of layout.taps) {
       const data = dtype === 'float16' ? new Uint16Array(okRows.length * dim) : new Float32Array(okRows.length * dim);
       okRows.forEach((row, i) => {
@@ -507,7 +508,7 @@ export class VggWorker {
       });
       const embKey = `embeddings/${tap}/img_emb/img_emb_${name}.npy`;
       const metaKey = `embeddings/${tap}/metadata/metadata_${name}.parquet`;
-      await ctx.store.put(embKey, encodeNpy(data, [okRows.length, dim], dtype));
+      await ctx.store.put(embKey, await this.encoder.npy(data, [okRows.length, dim], dtype));
       await ctx.store.put(metaKey, metadata);
       keys.push(embKey, metaKey);
     }
