@@ -1,0 +1,66 @@
+// What the inference engine and its worker thread say to each other, and the public request/result shapes.
+import type { VggErrorCode } from './errors.js';
+import type { ExecutionProvider } from './execution-provider.js';
+import type { ResolvedPreprocessOptions } from './preprocess-options.js';
+
+export type EmbeddingDtype = 'float32' | 'float16';
+
+export interface InferenceRequest {
+  /** How many of the most probable classes to return per image; 0 skips classification. Clamped to numClasses. */
+  topK: number;
+  /** Embedding taps to return (names from the model's `outputs.taps`, e.g. 'fc7', 'pool5'). */
+  taps: readonly string[];
+  /** Whether each embedding is scaled to unit L2 norm (before any float16 conversion). */
+  l2Normalize: boolean;
+  /** Element type of the returned embeddings; float16 values are IEEE binary16 bits in a Uint16Array. */
+  dtype: EmbeddingDtype;
+}
+
+export interface InferenceEmbedding {
+  dim: number;
+  dtype: EmbeddingDtype;
+  /** count × dim values, row-major. */
+  data: Float32Array | Uint16Array;
+}
+
+export interface InferenceResult {
+  count: number;
+  /** Per image, the k most probable classes, most probable first (ties: lower class id first). */
+  topK: { k: number; classIds: Int32Array; probs: Float32Array };
+  embeddings: Record<string, InferenceEmbedding>;
+  /** Wall time of onnxruntime's run() for the batch, in ms. */
+  inferenceMs: number;
+}
+
+export interface WorkerInit {
+  onnxPath: string;
+  inputName: string;
+  numClasses: number;
+  /** ONNX output names. */
+  logits: string;
+  probs: string | null;
+  taps: Record<string, { name: string; dim: number }>;
+  /** Batch size a user ONNX graph insists on; batches are split and the last one padded to it. */
+  fixedBatchSize: number | null;
+  candidates: ExecutionProvider[];
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+  preprocess: ResolvedPreprocessOptions;
+}
+
+export interface SerializedError {
+  code: VggErrorCode;
+  message: string;
+  cause: string | null;
+}
+
+export type ToWorker =
+  | { type: 'run'; id: number; images: Uint8Array[]; request: InferenceRequest }
+  | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'ready'; provider: ExecutionProvider; warnings: string[] }
+  | { type: 'init-failed'; error: SerializedError }
+  | { type: 'result'; id: number; result: InferenceResult }
+  | { type: 'failed'; id: number; error: SerializedError }
+  | { type: 'closed' };

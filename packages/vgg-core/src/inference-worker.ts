@@ -1,0 +1,195 @@
+// Entry point of the inference engine's worker thread. onnxruntime-node's create() and run() block the thread
+// they are called on for hundreds of ms, so they live here, away from the caller's event loop.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { VggError } from './errors.js';
+import {
+  type ExecutionProvider,
+  ortExecutionProviders,
+  providerFallbackWarning,
+  providerLoadError,
+} from './execution-provider.js';
+import { embeddingRows, topKClasses } from './inference-outputs.js';
+import type {
+  FromWorker,
+  InferenceRequest,
+  InferenceResult,
+  SerializedError,
+  ToWorker,
+  WorkerInit,
+} from './inference-protocol.js';
+import { toInputTensor } from './preprocess-tensor.js';
+
+if (parentPort === null)
+  throw new Error('inference-worker.js runs only as a worker thread of InferenceEngine');
+const port = parentPort;
+const init = workerData as WorkerInit;
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+let session: ort.InferenceSession;
+let batchBuffer = new Float32Array(0);
+// Messages are handled strictly one after another: run() yields to the event loop, and a second run must not
+// start meanwhile (it would share batchBuffer and the session's threads).
+let queue: Promise<void> = Promise.resolve();
+
+try {
+  const { session: created, provider, warnings } = await createSession(init);
+  session = created;
+  checkModel(session, init);
+  port.on('message', (message: ToWorker) => {
+    queue = queue.then(() => handle(message));
+  });
+  post({ type: 'ready', provider, warnings });
+} catch (error) {
+  post({ type: 'init-failed', error: serialize(error) });
+}
+
+async function createSession(
+  options: WorkerInit,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; warnings: string[] }> {
+  const warnings: string[] = [];
+  for (const [index, provider] of options.candidates.entries()) {
+    try {
+      const created = await ort.InferenceSession.create(options.onnxPath, {
+        executionProviders: ortExecutionProviders(provider),
+        intraOpNumThreads: options.intraOpNumThreads,
+        interOpNumThreads: options.interOpNumThreads,
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        // Spinning intra-op threads keep cores busy between runs, which starves image decoding on small machines.
+        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      });
+      return { session: created, provider, warnings };
+    } catch (error) {
+      const next = options.candidates[index + 1];
+      if (next === undefined) throw providerLoadError(provider, error);
+      warnings.push(providerFallbackWarning(provider, next, error));
+    }
+  }
+  throw new VggError('VGG_PROVIDER', 'No execution provider to try');
+}
+
+function checkModel(created: ort.InferenceSession, options: WorkerInit): void {
+  const problems: string[] = [];
+  if (!created.inputNames.includes(options.inputName)) problems.push(`no input named ${options.inputName}`);
+  const outputs = [options.logits, ...(options.probs ? [options.probs] : [])];
+  for (const tap of Object.values(options.taps)) outputs.push(tap.name);
+  for (const name of outputs) {
+    if (!created.outputNames.includes(name)) problems.push(`no output named ${name}`);
+  }
+  if (problems.length > 0) {
+    throw new VggError(
+      'VGG_MODEL_FORMAT',
+      `ONNX model ${options.onnxPath} does not match its description: ${problems.join(', ')} ` +
+        `(inputs: ${created.inputNames.join(', ')}; outputs: ${created.outputNames.join(', ')})`,
+    );
+  }
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  if (message.type === 'close') {
+    await session.release();
+    post({ type: 'closed' });
+    port.close();
+    return;
+  }
+  try {
+    const result = await infer(message.images, message.request);
+    const transfer = new Set([
+      result.topK.classIds.buffer as ArrayBuffer,
+      result.topK.probs.buffer as ArrayBuffer,
+    ]);
+    for (const embedding of Object.values(result.embeddings))
+      transfer.add(embedding.data.buffer as ArrayBuffer);
+    post({ type: 'result', id: message.id, result }, [...transfer]);
+  } catch (error) {
+    post({ type: 'failed', id: message.id, error: serialize(error) });
+  }
+}
+
+async function infer(images: Uint8Array[], request: InferenceRequest): Promise<InferenceResult> {
+  const count = images.length;
+  const k = Math.min(request.topK, init.numClasses);
+  const scoresName = k === 0 ? null : (init.probs ?? init.logits);
+  const dims = new Map<string, number>();
+  if (scoresName !== null) dims.set(scoresName, init.numClasses);
+  for (const tap of request.taps) dims.set(init.taps[tap]!.name, init.taps[tap]!.dim);
+
+  // A graph with a fixed batch axis gets the images in slices of that size, the last one padded with blank crops.
+  const step = init.fixedBatchSize ?? count;
+  const rowsByName = new Map<string, Float32Array>();
+  let inferenceMs = 0;
+  for (let first = 0; first < count; first += step) {
+    const slice = images.slice(first, first + step);
+    while (slice.length < step) slice.push(new Uint8Array(images[0]!.length));
+    const started = performance.now();
+    const outputs = await session.run({ [init.inputName]: inputTensor(slice) }, [...dims.keys()]);
+    inferenceMs += performance.now() - started;
+    for (const [name, dim] of dims) {
+      const data = outputRows(outputs[name], name, step, dim);
+      if (step === count) {
+        rowsByName.set(name, data);
+        continue;
+      }
+      let rows = rowsByName.get(name);
+      if (rows === undefined) {
+        rows = new Float32Array(count * dim);
+        rowsByName.set(name, rows);
+      }
+      rows.set(data.subarray(0, Math.min(step, count - first) * dim), first * dim);
+    }
+  }
+
+  const topK =
+    scoresName === null
+      ? { k: 0, classIds: new Int32Array(0), probs: new Float32Array(0) }
+      : {
+          k,
+          ...topKClasses(rowsByName.get(scoresName)!, count, init.numClasses, k, scoresName !== init.probs),
+        };
+  const embeddings: InferenceResult['embeddings'] = {};
+  for (const tap of request.taps) {
+    const { name, dim } = init.taps[tap]!;
+    const data = embeddingRows(rowsByName.get(name)!, count, dim, request.l2Normalize, request.dtype);
+    embeddings[tap] = { dim, dtype: request.dtype, data };
+  }
+  return { count, topK, embeddings, inferenceMs };
+}
+
+/** Normalised NCHW input for a batch, in a buffer reused across runs (runs never overlap). */
+function inputTensor(images: Uint8Array[]): ort.Tensor {
+  const size = init.preprocess.cropSize;
+  const needed = images.length * 3 * size * size;
+  if (batchBuffer.length < needed) batchBuffer = new Float32Array(needed);
+  return new ort.Tensor('float32', toInputTensor(images, init.preprocess, batchBuffer), [
+    images.length,
+    3,
+    size,
+    size,
+  ]);
+}
+
+function outputRows(tensor: ort.Tensor | undefined, name: string, count: number, dim: number): Float32Array {
+  if (tensor === undefined || tensor.type !== 'float32' || tensor.size !== count * dim) {
+    const actual = tensor ? `${tensor.type} [${tensor.dims.join(', ')}]` : 'missing';
+    throw new VggError(
+      'VGG_MODEL_FORMAT',
+      `Output ${name} should be float32 [${count}, ${dim}] but is ${actual}`,
+    );
+  }
+  return tensor.data as Float32Array;
+}
+
+function serialize(error: unknown): SerializedError {
+  if (error instanceof VggError) {
+    const cause =
+      error.cause instanceof Error
+        ? error.cause.message
+        : error.cause === undefined
+          ? null
+          : String(error.cause);
+    return { code: error.code, message: error.message, cause };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'VGG_INFERENCE', message: `Inference failed: ${message}`, cause: message };
+}
