@@ -78,7 +78,7 @@ describe('pipeline end to end', () => {
               min(len(top_k_labels)) FILTER (status = 'ok') AS k, min(len(emb_fc7)) FILTER (status = 'ok') AS dim
        FROM read_parquet('${glob}')`,
     );
-    expect(counts).toMatchObject({ n: '39', uris: '39', ok: '36', k: 3, dim: 32 });
+    expect(counts).toMatchObject({ n: '39', uris: '39', ok: '36', k: '3', dim: '32' });
     const errors = await duckdbQuery(
       `SELECT regexp_extract(uri, '[^/]+$') AS file, error, top_k_labels IS NULL AS no_labels
        FROM read_parquet('${glob}') WHERE status = 'error' ORDER BY file`,

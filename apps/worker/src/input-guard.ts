@@ -1,8 +1,9 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent } from 'undici';
-import { FetchError, NetworkPolicy } from 'vgg-pipeline';
+import { isIP } from 'node:net';
+import { Agent, buildConnector } from 'undici';
+import { FetchError, ForbiddenAddressError, NetworkPolicy } from 'vgg-pipeline';
 
 export interface InputGuardOptions {
   allowHosts: readonly string[];
@@ -21,7 +22,31 @@ export class InputGuard {
 
   constructor(private readonly options: InputGuardOptions) {
     const policy = new NetworkPolicy({ allowHosts: options.allowHosts, allowCidrs: options.allowCidrs });
-    this.dispatcher = new Agent({ connect: { lookup: policy.lookup } });
+    const connectVia = buildConnector({ lookup: policy.lookup });
+    const refuse = (host: string, address: string) =>
+      Object.assign(new ForbiddenAddressError(host, address), { code: 'FORBIDDEN_ADDRESS' });
+    this.dispatcher = new Agent({
+      connect: (opts, callback) => {
+        // Sockets skip DNS for IP literals (including decimal/hex/octal spellings, which URL parsing has already
+        // turned into dotted form), so those are checked here; names are checked in the lookup.
+        const host = opts.hostname.replace(/^\[|\]$/g, '');
+        if (isIP(host) && !policy.isAllowed(host)) {
+          callback(refuse(host, host), null);
+          return;
+        }
+        connectVia(opts, (error, socket) => {
+          // Defence in depth: the address actually connected to must pass too.
+          const remote = socket?.remoteAddress;
+          if (!error && socket && remote && !policy.isAllowed(remote, opts.hostname)) {
+            socket.destroy();
+            callback(refuse(opts.hostname, remote), null);
+            return;
+          }
+          if (error) callback(error, null);
+          else callback(null, socket!);
+        });
+      },
+    });
     // Roots are compared by their real paths, so a root that is itself a symlink still works.
     this.roots = Promise.all(options.localRoots.map((root) => realpath(root).catch(() => path.resolve(root))));
   }
