@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -40,35 +41,51 @@ describe.skipIf(slow)('graceful stops', () => {
     const h = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests());
     harnesses.push(h);
     const out = await mkdtemp(path.join(tmpdir(), 'vgg-sigterm-'));
-    // One slow chunk: one image at a time, a long lock, a short shutdown deadline.
+    // One slow chunk: images served over http with a delay, one at a time, a long lock, a short shutdown deadline.
+    const server = createHttpServer((req, res) => {
+      const file = path.join(imagesDir, 'generated', path.basename(req.url ?? ''));
+      setTimeout(() => {
+        readFile(file).then(
+          (bytes) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(bytes),
+          () => res.writeHead(404).end(),
+        );
+      }, 100);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const manifest = path.join(out, 'urls.txt');
+    await writeFile(manifest, inputs.map((f) => `http://127.0.0.1:${port}/${path.basename(f)}`).join('\n'));
     const start = (extra: string[]) => {
       const w = WorkerProcess.start({
         redisUrl: h.redisUrl,
         prefix: h.prefix,
         cacheDir: h.cacheDir,
         env: { VGG_LOCK_DURATION_MS: '60000' },
-        args: ['--fetch-concurrency', '1', '--decode-concurrency', '1', '--batch-size', '1', ...extra],
+        args: ['--fetch-concurrency', '1', '--allow-cidrs', '127.0.0.1/32', ...extra],
       });
       workers.push(w);
       return w;
     };
     const first = start(['--shutdown-timeout-ms', '1000']);
-    await h.submit({ sources: [path.join(imagesDir, 'generated')], out, runId: 'sigterm', chunkSize: 160 });
+    await h.submit({ sources: [manifest], out, runId: 'sigterm', chunkSize: 160 });
     await first.waitForEvent('model-loaded');
     await new Promise((r) => setTimeout(r, 500));
     const sentAt = Date.now();
     first.kill('SIGTERM');
     expect(await first.waitForExit()).toBe(0);
     const exitedMs = Date.now() - sentAt;
+    console.info(`SIGTERM handover: chunk back in the queue and worker exited ${exitedMs} ms after SIGTERM (lock 60000 ms)`);
     const counts = await h.queue.getJobCounts('wait', 'active', 'completed');
     // Handed back: waiting again at once, with no lock left to expire (lockDuration is 60 s).
     expect(counts).toMatchObject({ wait: 1, active: 0 });
     expect(exitedMs).toBeLessThan(8_000);
 
-    start([]);
+    start(['--fetch-concurrency', '16']);
     const status = await h.waitForRun('sigterm', 120_000);
-    expect(status.rows).toBe(inputs.length);
-    await expectExactlyOnce(path.join(out, 'sigterm'));
+    server.close();
+    expect(status).toMatchObject({ rows: inputs.length, ok: inputs.length });
+    const rows = await duckdbQuery(`SELECT count(DISTINCT uri) AS n FROM read_parquet('${path.join(out, 'sigterm', 'shards', '*.parquet')}')`);
+    expect(rows).toEqual([{ n: String(inputs.length) }]);
   });
 });
 
