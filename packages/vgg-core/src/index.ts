@@ -93,3 +93,5 @@ export type {
   InferenceRequest,
   InferenceResult,
 } from './inference-protocol.js';
+export { predictFiles } from './predict.js';
+export type { ClassScore, PredictOptions, Prediction, PredictionErrorReason } from './predict.js';

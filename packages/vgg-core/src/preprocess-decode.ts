@@ -1,6 +1,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { type ImageErrorReason, ImageDecodeError } from './image-decode-error.js';
 import type { ResolvedPreprocessOptions } from './preprocess-options.js';
+import { isTruncated, sniffFormat } from './preprocess-truncation.js';
 
 export interface DecodedImage {
   /** Width in pixels of the original image after EXIF orientation, before resizing. */
@@ -43,7 +44,7 @@ export async function decodeImage(
     if (options.timeoutSeconds > 0) image.timeout({ seconds: options.timeoutSeconds });
     metadata = await image.metadata();
   } catch (error) {
-    throw fromSharpError(error);
+    throw headerError(error, bytes);
   }
 
   const width = metadata.autoOrient.width;
@@ -90,7 +91,7 @@ export async function decodeImage(
     // sharp's buffer wraps native memory, which postMessage cannot transfer (it would copy it instead).
     return { width, height, pixels: new Uint8Array(data) };
   } catch (error) {
-    throw fromSharpError(error);
+    throw dataError(error, bytes);
   }
 }
 
@@ -108,23 +109,48 @@ function roundHalfEven(value: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-function fromSharpError(error: unknown): ImageDecodeError {
+// Messages that sharp composes itself are reliable; text that libvips adds may come from a concurrent decode of
+// another image (its error buffer is process-wide), so it only ever decides between 'truncated' and 'corrupt'
+// when the bytes cannot (see isTruncated), and it is kept in `cause` rather than in the message.
+
+/** The header could not be read, so nothing about the image is known yet. */
+function headerError(error: unknown, bytes: Uint8Array): ImageDecodeError {
   if (error instanceof ImageDecodeError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new ImageDecodeError(reasonOf(detail), `Cannot decode image: ${detail.split('\n')[0]}`, {
-    cause: error,
-  });
+  const detail = messageOf(error);
+  if (detail.startsWith('Input buffer contains unsupported image format')) {
+    return new ImageDecodeError('unsupported_format', 'Cannot decode image: not a supported image format', {
+      cause: error,
+    });
+  }
+  return dataError(error, bytes);
 }
 
-// libvips reports failures only as text; these patterns cover the messages of sharp 0.35 / libvips 8.18
-// and everything else is 'corrupt'.
-function reasonOf(message: string): ImageErrorReason {
-  if (/exceeds pixel limit/i.test(message)) return 'too_many_pixels';
-  if (/unsupported image format/i.test(message)) return 'unsupported_format';
-  if (/^timeout:/i.test(message)) return 'timeout';
-  if (/corrupt header/i.test(message)) return 'corrupt';
-  if (/premature end|truncated|unexpected end|end of (file|stream|data)|not enough data/i.test(message)) {
-    return 'truncated';
+/**
+ * Decoding failed. A header that cannot be parsed is 'corrupt' even when the file was cut short inside it (as the
+ * edge-case corpus's corrupt-header.jpg is); past the header, the end-marker check tells 'truncated' from 'corrupt'.
+ */
+function dataError(error: unknown, bytes: Uint8Array): ImageDecodeError {
+  if (error instanceof ImageDecodeError) return error;
+  const detail = messageOf(error);
+  const fail = (reason: ImageErrorReason, message: string) =>
+    new ImageDecodeError(reason, `Cannot decode image: ${message}`, { cause: error });
+  if (detail.startsWith('Input image exceeds pixel limit'))
+    return fail('too_many_pixels', 'it exceeds maxPixels');
+  if (detail.startsWith('timeout:')) return fail('timeout', `decoding ran past timeoutSeconds (${detail})`);
+  const name = sniffFormat(bytes)?.toUpperCase() ?? 'image';
+  if (detail.startsWith('Input buffer has corrupt header')) {
+    return fail('corrupt', `the ${name} header is corrupt`);
   }
-  return 'corrupt';
+  const truncated = isTruncated(bytes);
+  if (
+    truncated ??
+    /premature end|truncated|unexpected end|end of (file|stream|data)|not enough data/i.test(detail)
+  ) {
+    return fail('truncated', `the ${name} data ends early (truncated file)`);
+  }
+  return fail('corrupt', `the ${name} data is corrupt`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
