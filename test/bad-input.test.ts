@@ -82,7 +82,12 @@ describe('bad input through the whole pipeline', () => {
       fetchAttempts: 2,
     });
     // The directory source lists the corpus; the http URLs come from a manifest in the same run.
-    const submitted = await harness.submit({ sources: [dir, ...Object.keys(http)], out: path.join(dir, 'out'), runId: 'bad', chunkSize: 8 });
+    const submitted = await harness.submit({
+      sources: [dir, ...Object.keys(http)],
+      out: path.join(dir, 'out'),
+      runId: 'bad',
+      chunkSize: 8,
+    });
     const total = Object.keys(expected).length + Object.keys(generated).length + Object.keys(http).length;
     expect(submitted.totalInputs).toBe(total);
     const status = await harness.waitForRun('bad', 120_000);
@@ -103,8 +108,15 @@ describe('bad input through the whole pipeline', () => {
         mismatches.push(`unexpected row ${uri}`);
         continue;
       }
-      const ok = row.status === spec.outcome && (spec.outcome === 'ok' ? row.error === null && row.k === '5' : spec.reasons?.includes(String(row.error)));
-      if (!ok) mismatches.push(`${key}: got ${row.status}/${row.error}, want ${spec.outcome}/${spec.reasons?.join('|') ?? ''}`);
+      const ok =
+        row.status === spec.outcome &&
+        (spec.outcome === 'ok'
+          ? row.error === null && row.k === '5'
+          : spec.reasons?.includes(String(row.error)));
+      if (!ok)
+        mismatches.push(
+          `${key}: got ${row.status}/${row.error}, want ${spec.outcome}/${spec.reasons?.join('|') ?? ''}`,
+        );
     }
     expect(mismatches).toEqual([]);
   });

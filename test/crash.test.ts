@@ -17,7 +17,9 @@ let inputs: string[];
 beforeAll(async () => {
   imagesDir = await mkdtemp(path.join(tmpdir(), 'vgg-crash-images-'));
   await ensureSampleImages({ dir: imagesDir, count: 240 });
-  inputs = (await listFiles(path.join(imagesDir, 'generated'))).map((f) => path.join(imagesDir, 'generated', f));
+  inputs = (await listFiles(path.join(imagesDir, 'generated'))).map((f) =>
+    path.join(imagesDir, 'generated', f),
+  );
 });
 
 describe.skipIf(slow)('crash safety', () => {
@@ -36,7 +38,12 @@ describe.skipIf(slow)('crash safety', () => {
       const out = await mkdtemp(path.join(tmpdir(), 'vgg-crash-out-'));
       const runId = `crash-${trial}`;
       const start = () => {
-        const w = WorkerProcess.start({ redisUrl: h.redisUrl, prefix: h.prefix, cacheDir: h.cacheDir, args: ['--chunk-concurrency', '2'] });
+        const w = WorkerProcess.start({
+          redisUrl: h.redisUrl,
+          prefix: h.prefix,
+          cacheDir: h.cacheDir,
+          args: ['--chunk-concurrency', '2'],
+        });
         workers.push(w);
         return w;
       };
@@ -58,7 +65,9 @@ describe.skipIf(slow)('crash safety', () => {
       const totals = manifest.totals as { rows: number; inputs?: number };
       expect(totals.rows, `trial ${trial}`).toBe(inputs.length);
       expect(status.rows, `trial ${trial}`).toBe(inputs.length);
-      const rows = await duckdbQuery(`SELECT uri FROM read_parquet('${path.join(out, runId, 'shards', '*.parquet')}')`);
+      const rows = await duckdbQuery(
+        `SELECT uri FROM read_parquet('${path.join(out, runId, 'shards', '*.parquet')}')`,
+      );
       const uris = rows.map((r) => String(r.uri));
       expect(uris.length, `trial ${trial}: row count`).toBe(inputs.length);
       expect(new Set(uris).size, `trial ${trial}: duplicates`).toBe(inputs.length);

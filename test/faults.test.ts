@@ -37,7 +37,13 @@ describe('network faults', () => {
     const bucket = await createTestBucket();
     const s3 = s3ClientForTests();
     for (const f of files.slice(0, 24)) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `in/${f}`, Body: await readFile(path.join(imagesDir, 'generated', f)) }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `in/${f}`,
+          Body: await readFile(path.join(imagesDir, 'generated', f)),
+        }),
+      );
     }
     const images = createServer((req, res) => {
       readFile(path.join(imagesDir, 'generated', path.basename(req.url ?? ''))).then(
@@ -52,8 +58,14 @@ describe('network faults', () => {
     });
     const rates = { errorRate: 0.15, resetRate: 0.05, delayRate: 0.1, delayMs: 300 };
     const s3Proxy = await FaultProxy.start({ target: inject('s3Endpoint'), ...rates });
-    const httpProxy = await FaultProxy.start({ target: `http://127.0.0.1:${(images.address() as AddressInfo).port}`, ...rates });
-    cleanups.push(() => s3Proxy.close(), () => httpProxy.close());
+    const httpProxy = await FaultProxy.start({
+      target: `http://127.0.0.1:${(images.address() as AddressInfo).port}`,
+      ...rates,
+    });
+    cleanups.push(
+      () => s3Proxy.close(),
+      () => httpProxy.close(),
+    );
 
     const h = await PipelineHarness.create(inject('redisUrl'), s3);
     cleanups.push(() => h.close());
@@ -67,8 +79,19 @@ describe('network faults', () => {
     });
     await h.startWorker({ workerId: 'faulty', s3: faultyS3, allowCidrs: ['127.0.0.1/32'], fetchAttempts: 8 });
     const manifest = path.join(imagesDir, 'http.txt');
-    await writeFile(manifest, files.slice(24).map((f) => `${httpProxy.origin}/${f}`).join('\n'));
-    await h.submit({ sources: [`s3://${bucket}/in/`, manifest], out: `s3://${bucket}/out`, runId: 'faults', chunkSize: 8 });
+    await writeFile(
+      manifest,
+      files
+        .slice(24)
+        .map((f) => `${httpProxy.origin}/${f}`)
+        .join('\n'),
+    );
+    await h.submit({
+      sources: [`s3://${bucket}/in/`, manifest],
+      out: `s3://${bucket}/out`,
+      runId: 'faults',
+      chunkSize: 8,
+    });
     const status = await h.waitForRun('faults', 180_000);
     expect(status).toMatchObject({ rows: 48, ok: 48, error: 0 });
     const result = await readManifest(bucket, 'out/faults/_manifest.json');
@@ -106,7 +129,11 @@ describe('poison chunks', () => {
     await s3ClientForTests().send(
       new PutObjectCommand({ Bucket: bucket, Key: 'models/small.safetensors', Body: await readFile(local) }),
     );
-    const retried = await retryFailed('poison', { queue: h.queue, runStore: h.runStore, s3: s3ClientForTests() });
+    const retried = await retryFailed('poison', {
+      queue: h.queue,
+      runStore: h.runStore,
+      s3: s3ClientForTests(),
+    });
     expect(retried).toEqual({ chunks: 3, images: 48 });
     for (;;) {
       const s = await h.runStore.status('poison');

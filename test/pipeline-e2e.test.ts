@@ -17,7 +17,10 @@ beforeAll(async () => {
   await ensureSampleImages({ dir: imagesDir, count: 36 });
   await mkdir(path.join(imagesDir, 'bad'));
   await copyFile(path.join(fixtures, 'truncated.jpg'), path.join(imagesDir, 'bad', 'truncated.jpg'));
-  await copyFile(path.join(fixtures, 'corrupt-header.jpg'), path.join(imagesDir, 'bad', 'corrupt-header.jpg'));
+  await copyFile(
+    path.join(fixtures, 'corrupt-header.jpg'),
+    path.join(imagesDir, 'bad', 'corrupt-header.jpg'),
+  );
   await writeFile(path.join(imagesDir, 'bad', 'notes.jpg'), 'this is text, not a JPEG\n');
 });
 
@@ -108,7 +111,11 @@ describe('pipeline end to end', () => {
     const manifestLines = sample.slice(12, 18).map((f) => `s3://${bucket}/in/${f}`);
     for (const file of sample.slice(12, 18)) {
       await s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: `in/${file}`, Body: await readFile(path.join(imagesDir, 'generated', file)) }),
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `in/${file}`,
+          Body: await readFile(path.join(imagesDir, 'generated', file)),
+        }),
       );
     }
     await s3.send(
@@ -129,18 +136,27 @@ describe('pipeline end to end', () => {
     });
     const status = await h.waitForRun('s3-run');
     expect(status.rows).toBe(24);
-    const manifestObject = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'results/s3-run/_manifest.json' }));
-    const manifest = JSON.parse(await manifestObject.Body!.transformToString()) as { totals: { rows: number; ok: number } };
+    const manifestObject = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'results/s3-run/_manifest.json' }),
+    );
+    const manifest = JSON.parse(await manifestObject.Body!.transformToString()) as {
+      totals: { rows: number; ok: number };
+    };
     expect(manifest.totals).toMatchObject({ rows: 24, ok: 24 });
 
-    const shard = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'results/s3-run/shards/chunk-000000.parquet' }));
+    const shard = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'results/s3-run/shards/chunk-000000.parquet' }),
+    );
     const local = path.join(await mkdtemp(path.join(tmpdir(), 'vgg-e2e-s3-')), 'chunk.parquet');
     await writeFile(local, await shard.Body!.transformToByteArray());
     const [row] = await duckdbQuery(`SELECT count(*) AS n, min(uri) AS first FROM read_parquet('${local}')`);
     expect(row).toMatchObject({ n: '10', first: expect.stringMatching(new RegExp(`^s3://${bucket}/in/`)) });
 
     const npy = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: 'results/s3-run/embeddings/fc7/img_emb/img_emb_000000.npy' }),
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: 'results/s3-run/embeddings/fc7/img_emb/img_emb_000000.npy',
+      }),
     );
     const bytes = await npy.Body!.transformToByteArray();
     expect(Buffer.from(bytes.subarray(0, 6)).toString('latin1')).toBe('\x93NUMPY');
@@ -201,7 +217,13 @@ describe('pipeline end to end', () => {
     const h = await newHarness();
     const out = await mkdtemp(path.join(tmpdir(), 'vgg-e2e-manifest-'));
     const files = (await listFiles(path.join(imagesDir, 'generated'))).slice(0, 6);
-    await writeFile(path.join(imagesDir, 'list.txt'), `# first three\n${files.slice(0, 3).map((f) => `generated/${f}`).join('\n')}\n`);
+    await writeFile(
+      path.join(imagesDir, 'list.txt'),
+      `# first three\n${files
+        .slice(0, 3)
+        .map((f) => `generated/${f}`)
+        .join('\n')}\n`,
+    );
     await writeFile(
       path.join(imagesDir, 'list.csv'),
       `id,uri\n${files

@@ -21,7 +21,9 @@ const harnesses: PipelineHarness[] = [];
 beforeAll(async () => {
   imagesDir = await mkdtemp(path.join(tmpdir(), 'vgg-restart-images-'));
   await ensureSampleImages({ dir: imagesDir, count: 160 });
-  inputs = (await listFiles(path.join(imagesDir, 'generated'))).map((f) => path.join(imagesDir, 'generated', f));
+  inputs = (await listFiles(path.join(imagesDir, 'generated'))).map((f) =>
+    path.join(imagesDir, 'generated', f),
+  );
 });
 
 afterEach(async () => {
@@ -30,7 +32,9 @@ afterEach(async () => {
 });
 
 async function expectExactlyOnce(runDir: string): Promise<void> {
-  const rows = await duckdbQuery(`SELECT uri FROM read_parquet('${path.join(runDir, 'shards', '*.parquet')}')`);
+  const rows = await duckdbQuery(
+    `SELECT uri FROM read_parquet('${path.join(runDir, 'shards', '*.parquet')}')`,
+  );
   const uris = rows.map((r) => String(r.uri));
   expect(uris.length).toBe(inputs.length);
   expect([...new Set(uris)].sort()).toEqual([...inputs].sort());
@@ -74,7 +78,9 @@ describe.skipIf(slow)('graceful stops', () => {
     first.kill('SIGTERM');
     expect(await first.waitForExit()).toBe(0);
     const exitedMs = Date.now() - sentAt;
-    console.info(`SIGTERM handover: chunk back in the queue and worker exited ${exitedMs} ms after SIGTERM (lock 60000 ms)`);
+    console.info(
+      `SIGTERM handover: chunk back in the queue and worker exited ${exitedMs} ms after SIGTERM (lock 60000 ms)`,
+    );
     const counts = await h.queue.getJobCounts('wait', 'active', 'completed');
     // Handed back: waiting again at once, with no lock left to expire (lockDuration is 60 s).
     expect(counts).toMatchObject({ wait: 1, active: 0 });
@@ -84,7 +90,9 @@ describe.skipIf(slow)('graceful stops', () => {
     const status = await h.waitForRun('sigterm', 120_000);
     server.close();
     expect(status).toMatchObject({ rows: inputs.length, ok: inputs.length });
-    const rows = await duckdbQuery(`SELECT count(DISTINCT uri) AS n FROM read_parquet('${path.join(out, 'sigterm', 'shards', '*.parquet')}')`);
+    const rows = await duckdbQuery(
+      `SELECT count(DISTINCT uri) AS n FROM read_parquet('${path.join(out, 'sigterm', 'shards', '*.parquet')}')`,
+    );
     expect(rows).toEqual([{ n: String(inputs.length) }]);
   });
 });
@@ -101,7 +109,22 @@ describe.skipIf(slow)('Redis restarts', () => {
     const startRedis = async () => {
       redis = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'],
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'everysec',
+          '--save',
+          '',
+          '--maxmemory-policy',
+          'noeviction',
+        ],
         { stdio: 'ignore' },
       );
       const probe = createRedisConnection({ url: `redis://127.0.0.1:${port}` });
@@ -119,7 +142,14 @@ describe.skipIf(slow)('Redis restarts', () => {
     h.redis.on('error', () => undefined);
     const out = await mkdtemp(path.join(tmpdir(), 'vgg-redis-restart-'));
     for (let i = 0; i < 2; i++) {
-      workers.push(WorkerProcess.start({ redisUrl: url, prefix: h.prefix, cacheDir: h.cacheDir, args: ['--chunk-concurrency', '1'] }));
+      workers.push(
+        WorkerProcess.start({
+          redisUrl: url,
+          prefix: h.prefix,
+          cacheDir: h.cacheDir,
+          args: ['--chunk-concurrency', '1'],
+        }),
+      );
     }
     await h.submit({ sources: [path.join(imagesDir, 'generated')], out, runId: 'restart', chunkSize: 10 });
     await workers[0]!.waitForEvent('chunk-done');

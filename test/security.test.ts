@@ -15,7 +15,9 @@ let redirector: { port: number };
 function listen(host: string, handler: Parameters<typeof createServer>[1]): Promise<number> {
   const server = createServer(handler);
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 beforeAll(async () => {
@@ -92,7 +94,11 @@ describe('server-side request forgery guard', () => {
     const guard = new InputGuard({ allowHosts: [], allowCidrs: [], localRoots: [] });
     const before = target.hits;
     const reason = await reasonOf(
-      fetchInput(url(target.port), { s3: s3ClientForTests(), dispatcher: guard.dispatcher, connectTimeoutMs: 2_000 }),
+      fetchInput(url(target.port), {
+        s3: s3ClientForTests(),
+        dispatcher: guard.dispatcher,
+        connectTimeoutMs: 2_000,
+      }),
     );
     await guard.close();
     expect(reason).toMatch(/^(forbidden|network)$/);
@@ -103,7 +109,10 @@ describe('server-side request forgery guard', () => {
     const guard = new InputGuard({ allowHosts: [], allowCidrs: ['127.0.0.2/32'], localRoots: [] });
     const before = target.hits;
     const reason = await reasonOf(
-      fetchInput(`http://127.0.0.2:${redirector.port}/go`, { s3: s3ClientForTests(), dispatcher: guard.dispatcher }),
+      fetchInput(`http://127.0.0.2:${redirector.port}/go`, {
+        s3: s3ClientForTests(),
+        dispatcher: guard.dispatcher,
+      }),
     );
     await guard.close();
     expect(reason).toBe('forbidden');

@@ -42,7 +42,13 @@ export class FaultProxy {
       const forward = () => {
         counts.forwarded++;
         const upstream = request(
-          { hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          {
+            hostname: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
           (upstreamRes) => {
             res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
             upstreamRes.pipe(res);

@@ -82,7 +82,9 @@ export class PipelineHarness {
       const status = await this.runStore.status(runId);
       if (status?.state === 'finalized') return status;
       if (Date.now() > deadline) {
-        throw new Error(`run ${runId} not finalised after ${timeoutMs} ms: ${JSON.stringify({ ...status, records: status?.records.length })}`);
+        throw new Error(
+          `run ${runId} not finalised after ${timeoutMs} ms: ${JSON.stringify({ ...status, records: status?.records.length })}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -63,7 +63,8 @@ export class WorkerProcess {
           if (line.includes(`"type":"${type}"`)) return JSON.parse(line) as Record<string, unknown>;
         }
       }
-      if (Date.now() > deadline || this.exited) throw new Error(`worker did not log ${type}:\n${this.log.join('')}`);
+      if (Date.now() > deadline || this.exited)
+        throw new Error(`worker did not log ${type}:\n${this.log.join('')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -82,7 +82,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     }
 
     const redis = createRedisConnection({ url: redisUrl, connectionName: 'vgg-local' });
-    const queue = new Queue<ChunkJobData>(DEFAULT_QUEUE_NAME, { connection: redis, prefix: DEFAULT_KEY_PREFIX });
+    const queue = new Queue<ChunkJobData>(DEFAULT_QUEUE_NAME, {
+      connection: redis,
+      prefix: DEFAULT_KEY_PREFIX,
+    });
     cleanups.push(async () => {
       await queue.close();
       await redis.quit().catch(() => undefined);
@@ -113,7 +116,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       if (status.state === 'finalized' || status.state === 'cancelled') break;
       const dead = workers.filter((w) => w.exitCode !== null);
       if (workers.length > 0 && dead.length === workers.length) {
-        throw new Error(`all workers exited (codes ${dead.map((w) => w.exitCode).join(', ')}); see their log above`);
+        throw new Error(
+          `all workers exited (codes ${dead.map((w) => w.exitCode).join(', ')}); see their log above`,
+        );
       }
       await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
     }
@@ -165,8 +170,10 @@ export function formatSummary(summary: LocalRunSummary): string {
   ];
   if (summary.labelHistogram.length > 0) {
     lines.push('  top-1 labels:');
-    for (const [label, n] of summary.labelHistogram.slice(0, 10)) lines.push(`    ${String(n).padStart(6)}  ${label}`);
-    if (summary.labelHistogram.length > 10) lines.push(`    ... ${summary.labelHistogram.length - 10} more labels`);
+    for (const [label, n] of summary.labelHistogram.slice(0, 10))
+      lines.push(`    ${String(n).padStart(6)}  ${label}`);
+    if (summary.labelHistogram.length > 10)
+      lines.push(`    ... ${summary.labelHistogram.length - 10} more labels`);
   }
   if (summary.errorsByReason.length > 0) {
     lines.push('  errors by reason:');

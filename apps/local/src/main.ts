@@ -2,7 +2,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { addRunOptions, formatProgressBar, parsePositiveInt, type RunCliValues, runSpecFromCli } from 'vgg-producer';
+import {
+  addRunOptions,
+  formatProgressBar,
+  parsePositiveInt,
+  type RunCliValues,
+  runSpecFromCli,
+} from 'vgg-producer';
 import { s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { formatSummary, runLocal } from './local-run.js';
 import { ensureSampleImages } from './sample-images.js';
@@ -23,14 +29,25 @@ const program = addRunOptions(
   new Command('vgg-local')
     .description(
       'Run a whole VGG batch job on this machine: a private redis-server, worker processes, the producer, a progress bar and a summary. ' +
-        'With no sources it labels a generated sample set plus the repository\'s corpus of awkward real images. ' +
+        "With no sources it labels a generated sample set plus the repository's corpus of awkward real images. " +
         'Set REDIS_URL and an s3:// --out to use shared infrastructure instead (distributed mode).',
     )
     .argument('[source...]', 'image sources, as for vgg-producer submit (default: sample images)')
-    .addOption(new Option('--out <uri>', 'local directory or s3://bucket/prefix').env('VGG_OUT').default('./out'))
+    .addOption(
+      new Option('--out <uri>', 'local directory or s3://bucket/prefix').env('VGG_OUT').default('./out'),
+    )
     .option('--run <id>', 'run id; reuse it to resume')
-    .addOption(new Option('--workers <n>', 'worker processes to start here (0: use workers elsewhere)').env('VGG_LOCAL_WORKERS').argParser((v) => (v === '0' ? 0 : parsePositiveInt(v))).default(1))
-    .addOption(new Option('--samples <n>', 'generated sample images when no source is given').argParser(parsePositiveInt).default(96))
+    .addOption(
+      new Option('--workers <n>', 'worker processes to start here (0: use workers elsewhere)')
+        .env('VGG_LOCAL_WORKERS')
+        .argParser((v) => (v === '0' ? 0 : parsePositiveInt(v)))
+        .default(1),
+    )
+    .addOption(
+      new Option('--samples <n>', 'generated sample images when no source is given')
+        .argParser(parsePositiveInt)
+        .default(96),
+    )
     .addOption(new Option('--device <provider>', 'worker device: cpu, cuda[:N] or auto').env('VGG_DEVICE'))
     .addOption(new Option('--worker-args <args>', 'extra vgg-worker flags, space-separated'))
     .addOption(new Option('--redis-url <url>', 'use this Redis instead of a private one').env('REDIS_URL'))

@@ -43,13 +43,19 @@ export class RedisServerProcess {
     const child = spawn(
       binary,
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--dir', dir,
-        '--save', '',
-        '--appendonly', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
         // Eviction would delete job locks and cause double processing.
-        '--maxmemory-policy', 'noeviction',
+        '--maxmemory-policy',
+        'noeviction',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -57,7 +63,8 @@ export class RedisServerProcess {
     const server = new RedisServerProcess(url, child, dir);
     const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} on port ${port}`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server exited with code ${child.exitCode} on port ${port}`);
       const redis = createRedisConnection({ url });
       redis.on('error', () => undefined);
       try {
@@ -69,7 +76,9 @@ export class RedisServerProcess {
       }
       if (Date.now() > deadline) {
         await server.close();
-        throw new Error(`redis-server did not answer on ${url} within ${options.startTimeoutMs ?? 10_000} ms`);
+        throw new Error(
+          `redis-server did not answer on ${url} within ${options.startTimeoutMs ?? 10_000} ms`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -104,7 +113,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

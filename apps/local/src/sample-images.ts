@@ -15,7 +15,9 @@ export interface SampleImagesOptions {
  * Makes a deterministic set of photo-like JPEGs (smooth gradients, shapes and grain at assorted sizes and aspect
  * ratios), so the quickstart needs no dataset download.
  */
-export async function ensureSampleImages(options: SampleImagesOptions): Promise<{ dir: string; files: number }> {
+export async function ensureSampleImages(
+  options: SampleImagesOptions,
+): Promise<{ dir: string; files: number }> {
   const count = options.count ?? 96;
   const generated = path.join(options.dir, 'generated');
   await mkdir(generated, { recursive: true });

@@ -46,35 +46,103 @@ export function addRunOptions(command: Command): Command {
   const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
   return command
     .addOption(
-      opt('--model <variant|cfg>', 'vgg11|vgg13|vgg16|vgg19[_bn] or a cfg list like "[64,M,128,M]"', 'VGG_MODEL').default(
-        'vgg16',
+      opt(
+        '--model <variant|cfg>',
+        'vgg11|vgg13|vgg16|vgg19[_bn] or a cfg list like "[64,M,128,M]"',
+        'VGG_MODEL',
+      ).default('vgg16'),
+    )
+    .addOption(
+      opt(
+        '--weights <uri>',
+        'torchvision state_dict as .safetensors (path, s3:// or https://)',
+        'VGG_WEIGHTS',
       ),
     )
-    .addOption(opt('--weights <uri>', 'torchvision state_dict as .safetensors (path, s3:// or https://)', 'VGG_WEIGHTS'))
-    .addOption(opt('--onnx <uri>', 'a VGG ONNX file (path, s3:// or https://); excludes --weights', 'VGG_ONNX'))
     .addOption(
-      opt('--seed <n>', 'seed of the deterministic init used without weights (outputs are marked untrained)', 'VGG_SEED')
+      opt('--onnx <uri>', 'a VGG ONNX file (path, s3:// or https://); excludes --weights', 'VGG_ONNX'),
+    )
+    .addOption(
+      opt(
+        '--seed <n>',
+        'seed of the deterministic init used without weights (outputs are marked untrained)',
+        'VGG_SEED',
+      )
         .argParser(parseNonNegativeInt)
         .default(0),
     )
-    .addOption(opt('--classifier-width <n>', 'fc6/fc7 width (default 4096)', 'VGG_CLASSIFIER_WIDTH').argParser(parsePositiveInt))
-    .addOption(opt('--num-classes <n>', 'classifier outputs (default 1000)', 'VGG_NUM_CLASSES').argParser(parsePositiveInt))
-    .addOption(opt('--input-size <px>', 'model input side (default 224)', 'VGG_INPUT_SIZE').argParser(parsePositiveInt))
-    .addOption(opt('--batch-norm', 'use batch norm with a cfg list (variants use the _bn suffix)', 'VGG_BATCH_NORM'))
-    .addOption(opt('--pool-size <n>', 'adaptive average pool output side (default 7)', 'VGG_POOL_SIZE').argParser(parsePositiveInt))
-    .addOption(opt('--top <k>', 'top-k predictions per image', 'VGG_TOP').argParser(parsePositiveInt).default(5))
     .addOption(
-      opt('--taps <list>', 'embedding taps: fc6,fc7,pool5,relu1_2,relu2_2,relu3_3,relu4_3,... (default none)', 'VGG_TAPS'),
+      opt('--classifier-width <n>', 'fc6/fc7 width (default 4096)', 'VGG_CLASSIFIER_WIDTH').argParser(
+        parsePositiveInt,
+      ),
+    )
+    .addOption(
+      opt('--num-classes <n>', 'classifier outputs (default 1000)', 'VGG_NUM_CLASSES').argParser(
+        parsePositiveInt,
+      ),
+    )
+    .addOption(
+      opt('--input-size <px>', 'model input side (default 224)', 'VGG_INPUT_SIZE').argParser(
+        parsePositiveInt,
+      ),
+    )
+    .addOption(
+      opt('--batch-norm', 'use batch norm with a cfg list (variants use the _bn suffix)', 'VGG_BATCH_NORM'),
+    )
+    .addOption(
+      opt('--pool-size <n>', 'adaptive average pool output side (default 7)', 'VGG_POOL_SIZE').argParser(
+        parsePositiveInt,
+      ),
+    )
+    .addOption(
+      opt('--top <k>', 'top-k predictions per image', 'VGG_TOP').argParser(parsePositiveInt).default(5),
+    )
+    .addOption(
+      opt(
+        '--taps <list>',
+        'embedding taps: fc6,fc7,pool5,relu1_2,relu2_2,relu3_3,relu4_3,... (default none)',
+        'VGG_TAPS',
+      ),
     )
     .addOption(opt('--l2', 'L2-normalise embeddings', 'VGG_L2'))
     .addOption(opt('--fp16', 'store embeddings as float16', 'VGG_FP16'))
     .addOption(opt('--npy', 'also write clip-retrieval style .npy embedding shards', 'VGG_NPY'))
-    .addOption(opt('--resize-size <px>', 'shorter side before the centre crop (default 256)', 'VGG_RESIZE_SIZE').argParser(parsePositiveInt))
-    .addOption(opt('--crop-size <px>', 'centre crop side (default: the input size)', 'VGG_CROP_SIZE').argParser(parsePositiveInt))
-    .addOption(opt('--caffe', 'Caffe preprocessing: BGR, mean subtraction, no std (Caffe-converted weights)', 'VGG_CAFFE'))
-    .addOption(opt('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', 'VGG_MAX_PIXELS').argParser(parsePositiveInt))
-    .addOption(opt('--chunk-size <n>', 'images per queue job', 'VGG_CHUNK_SIZE').argParser(parsePositiveInt).default(256))
-    .addOption(opt('--attempts <n>', 'tries per chunk before it is recorded as failed', 'VGG_ATTEMPTS').argParser(parsePositiveInt).default(3));
+    .addOption(
+      opt(
+        '--resize-size <px>',
+        'shorter side before the centre crop (default 256)',
+        'VGG_RESIZE_SIZE',
+      ).argParser(parsePositiveInt),
+    )
+    .addOption(
+      opt('--crop-size <px>', 'centre crop side (default: the input size)', 'VGG_CROP_SIZE').argParser(
+        parsePositiveInt,
+      ),
+    )
+    .addOption(
+      opt(
+        '--caffe',
+        'Caffe preprocessing: BGR, mean subtraction, no std (Caffe-converted weights)',
+        'VGG_CAFFE',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-pixels <n>',
+        'refuse images with more pixels (decompression bombs)',
+        'VGG_MAX_PIXELS',
+      ).argParser(parsePositiveInt),
+    )
+    .addOption(
+      opt('--chunk-size <n>', 'images per queue job', 'VGG_CHUNK_SIZE')
+        .argParser(parsePositiveInt)
+        .default(256),
+    )
+    .addOption(
+      opt('--attempts <n>', 'tries per chunk before it is recorded as failed', 'VGG_ATTEMPTS')
+        .argParser(parsePositiveInt)
+        .default(3),
+    );
 }
 
 export interface RunCliSpec {
@@ -88,7 +156,9 @@ export interface RunCliSpec {
 /** Turns parsed option values into the run's spec, refusing contradictions. */
 export function runSpecFromCli(values: RunCliValues): RunCliSpec {
   if (values.weights && values.onnx) {
-    throw new InvalidArgumentError('Expected either --weights or --onnx but received both; a run uses one model file.');
+    throw new InvalidArgumentError(
+      'Expected either --weights or --onnx but received both; a run uses one model file.',
+    );
   }
   const taps = values.taps
     ? values.taps
@@ -96,9 +166,12 @@ export function runSpecFromCli(values: RunCliValues): RunCliSpec {
         .map((t) => t.trim())
         .filter(Boolean)
     : [];
-  if (new Set(taps).size !== taps.length) throw new InvalidArgumentError(`--taps lists a tap twice: ${values.taps}`);
+  if (new Set(taps).size !== taps.length)
+    throw new InvalidArgumentError(`--taps lists a tap twice: ${values.taps}`);
   if ((values.l2 || values.fp16 || values.npy) && taps.length === 0) {
-    throw new InvalidArgumentError('--l2, --fp16 and --npy apply to embeddings; add --taps (for example --taps fc7).');
+    throw new InvalidArgumentError(
+      '--l2, --fp16 and --npy apply to embeddings; add --taps (for example --taps fc7).',
+    );
   }
   const model: RunModelSpec = { model: values.model, seed: values.seed };
   if (values.weights) model.weights = values.weights;
@@ -111,7 +184,8 @@ export function runSpecFromCli(values: RunCliValues): RunCliSpec {
   const preprocess: RunPreprocessSpec = {};
   // Keep torchvision's 256/224 ratio for other input sizes unless told otherwise.
   const resizeSize =
-    values.resizeSize ?? (values.inputSize !== undefined ? Math.round((values.inputSize * 256) / 224) : undefined);
+    values.resizeSize ??
+    (values.inputSize !== undefined ? Math.round((values.inputSize * 256) / 224) : undefined);
   if (resizeSize !== undefined) preprocess.resizeSize = resizeSize;
   const cropSize = values.cropSize ?? values.inputSize;
   if (cropSize !== undefined) preprocess.cropSize = cropSize;
@@ -120,7 +194,13 @@ export function runSpecFromCli(values: RunCliValues): RunCliSpec {
   return {
     model,
     preprocess,
-    output: { topK: values.top, taps, l2Normalize: Boolean(values.l2), dtype: values.fp16 ? 'float16' : 'float32', npy: Boolean(values.npy) },
+    output: {
+      topK: values.top,
+      taps,
+      l2Normalize: Boolean(values.l2),
+      dtype: values.fp16 ? 'float16' : 'float32',
+      npy: Boolean(values.npy),
+    },
     chunkSize: values.chunkSize,
     attempts: values.attempts,
   };

@@ -1,4 +1,10 @@
-export { addRunOptions, parsePositiveInt, type RunCliSpec, type RunCliValues, runSpecFromCli } from './cli-options.js';
+export {
+  addRunOptions,
+  parsePositiveInt,
+  type RunCliSpec,
+  type RunCliValues,
+  runSpecFromCli,
+} from './cli-options.js';
 export {
   cancelRun,
   progressOf,

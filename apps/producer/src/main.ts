@@ -25,9 +25,17 @@ const program = new Command('vgg-producer')
   .description('Enqueue images for VGG batch inference and follow runs.')
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true })
-  .addOption(new Option('--redis-url <url>', 'Redis (redis:// or rediss://, with auth)').env('REDIS_URL').default('redis://127.0.0.1:6379'))
+  .addOption(
+    new Option('--redis-url <url>', 'Redis (redis:// or rediss://, with auth)')
+      .env('REDIS_URL')
+      .default('redis://127.0.0.1:6379'),
+  )
   .addOption(new Option('--queue <name>', 'BullMQ queue name').env('VGG_QUEUE').default(DEFAULT_QUEUE_NAME))
-  .addOption(new Option('--prefix <prefix>', 'Redis key prefix; use a hash tag like {vgg} on Redis Cluster').env('VGG_PREFIX').default(DEFAULT_KEY_PREFIX));
+  .addOption(
+    new Option('--prefix <prefix>', 'Redis key prefix; use a hash tag like {vgg} on Redis Cluster')
+      .env('VGG_PREFIX')
+      .default(DEFAULT_KEY_PREFIX),
+  );
 
 function connect() {
   const values = program.opts<ConnectionValues>();
@@ -74,7 +82,8 @@ addRunOptions(
         ...deps,
         stdin: process.stdin,
         onProgress: ({ inputs, enqueued }) => {
-          if (process.stderr.isTTY) process.stderr.write(`\rlisted ${inputs} images, enqueued ${enqueued} chunks`);
+          if (process.stderr.isTTY)
+            process.stderr.write(`\rlisted ${inputs} images, enqueued ${enqueued} chunks`);
         },
       },
     );
@@ -84,7 +93,9 @@ addRunOptions(
         `${result.enqueued} enqueued, ${result.skipped} already done${result.finalized ? '; run is complete' : ''}`,
     );
     if (!spec.model.weights && !spec.model.onnx) {
-      console.log('note: no --weights or --onnx given: the model is UNTRAINED (seeded init); outputs are marked so.');
+      console.log(
+        'note: no --weights or --onnx given: the model is UNTRAINED (seeded init); outputs are marked so.',
+      );
     }
     console.log(`follow it with: vgg-producer status ${result.runId} --watch`);
   } finally {
@@ -97,7 +108,9 @@ program
   .description('Show a run: totals, done, failed, images/s and ETA.')
   .argument('<run>', 'run id')
   .option('--watch', 'refresh until the run is finalised or cancelled')
-  .addOption(new Option('--interval <ms>', 'refresh interval for --watch').argParser(parsePositiveInt).default(1000))
+  .addOption(
+    new Option('--interval <ms>', 'refresh interval for --watch').argParser(parsePositiveInt).default(1000),
+  )
   .option('--json', 'machine-readable output')
   .action(async (runId: string, values: { watch?: boolean; json?: boolean; interval: number }) => {
     const deps = connect();
@@ -111,7 +124,13 @@ program
         const done = status.state === 'finalized' || status.state === 'cancelled';
         if (values.json) {
           const { records: _records, ...summary } = status;
-          console.log(JSON.stringify({ ...summary, imagesPerSecond: progress.imagesPerSecond, etaSeconds: progress.etaSeconds }));
+          console.log(
+            JSON.stringify({
+              ...summary,
+              imagesPerSecond: progress.imagesPerSecond,
+              etaSeconds: progress.etaSeconds,
+            }),
+          );
         } else if (values.watch && process.stdout.isTTY && !done) {
           process.stdout.write(`\r\x1b[2K${formatProgressBar(progress, process.stdout.columns)}`);
         } else {
@@ -148,7 +167,10 @@ program
   .action(async (runId: string, values: { reasons?: string }) => {
     const deps = connect();
     try {
-      const reasons = values.reasons?.split(',').map((r) => r.trim()).filter(Boolean);
+      const reasons = values.reasons
+        ?.split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
       const result = await retryFailed(runId, deps, reasons ? { reasons } : {});
       console.log(
         result.chunks === 0

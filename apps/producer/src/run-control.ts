@@ -86,7 +86,6 @@ export async function retryFailed(
   return { chunks: targets.length, images: targets.reduce((n, r) => n + r.rows, 0) };
 }
 
-
 export interface RunProgress {
   status: RunStatus;
   /** Images per second over the run so far (committed rows / elapsed). */

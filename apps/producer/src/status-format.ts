@@ -14,13 +14,15 @@ export function formatStatus(progress: RunProgress): string {
   ];
   const reasons = new Map<string, number>();
   for (const r of status.records) {
-    for (const [reason, n] of Object.entries(r.errorsByReason)) reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+    for (const [reason, n] of Object.entries(r.errorsByReason))
+      reasons.set(reason, (reasons.get(reason) ?? 0) + n);
   }
   if (reasons.size > 0) {
     const list = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${reason} ${n}`);
     lines.push(`  errors   ${list.join(', ')}`);
   }
-  if (status.state === 'finalized') lines.push(`  manifest ${status.spec.output.out}/${status.spec.runId}/_manifest.json`);
+  if (status.state === 'finalized')
+    lines.push(`  manifest ${status.spec.output.out}/${status.spec.runId}/_manifest.json`);
   return lines.join('\n');
 }
 

@@ -68,7 +68,8 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     throw invalidOption('chunkSize', 'integer between 1 and 100000', chunkSize);
   }
   const attempts = options.attempts ?? 3;
-  if (!Number.isInteger(attempts) || attempts <= 0) throw invalidOption('attempts', 'positive integer', attempts);
+  if (!Number.isInteger(attempts) || attempts <= 0)
+    throw invalidOption('attempts', 'positive integer', attempts);
   const runId = validateRunId(options.runId ?? generateRunId());
   const outLocation = parseLocation(options.out);
   if (outLocation.kind === 'http') throw invalidOption('out', 's3:// URI or local directory', options.out);

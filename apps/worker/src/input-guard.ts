@@ -48,7 +48,9 @@ export class InputGuard {
       },
     });
     // Roots are compared by their real paths, so a root that is itself a symlink still works.
-    this.roots = Promise.all(options.localRoots.map((root) => realpath(root).catch(() => path.resolve(root))));
+    this.roots = Promise.all(
+      options.localRoots.map((root) => realpath(root).catch(() => path.resolve(root))),
+    );
   }
 
   /** Throws FetchError `forbidden` for a local input outside the roots (after `..` and symlinks). */

@@ -14,7 +14,8 @@ import type { WorkerEvent } from './worker-options.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n <= 0) throw new InvalidArgumentError(`Expected positive integer but received ${JSON.stringify(value)}.`);
+  if (!/^\d+$/.test(value.trim()) || n <= 0)
+    throw new InvalidArgumentError(`Expected positive integer but received ${JSON.stringify(value)}.`);
   return n;
 }
 
@@ -26,7 +27,8 @@ function list(value: string): string[] {
 }
 
 function device(value: string): ExecutionProviderSetting {
-  if (value === 'cpu' || value === 'cuda' || value === 'auto' || /^cuda:\d+$/.test(value)) return value as ExecutionProviderSetting;
+  if (value === 'cpu' || value === 'cuda' || value === 'auto' || /^cuda:\d+$/.test(value))
+    return value as ExecutionProviderSetting;
   throw new InvalidArgumentError(`Expected cpu, cuda, cuda:N or auto but received ${JSON.stringify(value)}.`);
 }
 
@@ -58,23 +60,99 @@ const program = new Command('vgg-worker')
     'Pull chunk jobs from Redis, run VGG on their images in batches and write Parquet shards. Run one process per GPU (--device cuda:N); CPU workers are fine too. SIGTERM finishes or hands back in-flight chunks, then exits.',
   )
   .showHelpAfterError()
-  .addOption(opt('--redis-url <url>', 'Redis (redis:// or rediss://, with auth)', 'REDIS_URL').default('redis://127.0.0.1:6379'))
+  .addOption(
+    opt('--redis-url <url>', 'Redis (redis:// or rediss://, with auth)', 'REDIS_URL').default(
+      'redis://127.0.0.1:6379',
+    ),
+  )
   .addOption(opt('--queue <name>', 'BullMQ queue name', 'VGG_QUEUE').default(DEFAULT_QUEUE_NAME))
   .addOption(opt('--prefix <prefix>', 'Redis key prefix', 'VGG_PREFIX').default(DEFAULT_KEY_PREFIX))
-  .addOption(opt('--device <provider>', 'cpu, cuda, cuda:N or auto (cuda, else cpu with a warning)', 'VGG_DEVICE').argParser(device).default('cpu'))
-  .addOption(opt('--threads <n>', 'onnxruntime intra-op threads (default: cores - 1)', 'VGG_THREADS').argParser(positiveInt))
-  .addOption(opt('--batch-size <n>', 'images per inference call (default 16 on cpu, 32 on cuda)', 'VGG_BATCH_SIZE').argParser(positiveInt))
-  .addOption(opt('--chunk-concurrency <n>', 'chunks in flight (default 2)', 'VGG_CHUNK_CONCURRENCY').argParser(positiveInt))
-  .addOption(opt('--fetch-concurrency <n>', 'concurrent downloads (default 16)', 'VGG_FETCH_CONCURRENCY').argParser(positiveInt))
-  .addOption(opt('--decode-concurrency <n>', 'concurrent decodes (default: cores)', 'VGG_DECODE_CONCURRENCY').argParser(positiveInt))
-  .addOption(opt('--max-input-bytes <n>', 'largest input accepted (default 64 MiB)', 'VGG_MAX_INPUT_BYTES').argParser(positiveInt))
-  .addOption(opt('--connect-timeout-ms <ms>', 'connect timeout for inputs (default 10000)', 'VGG_CONNECT_TIMEOUT_MS').argParser(positiveInt))
-  .addOption(opt('--read-timeout-ms <ms>', 'idle read timeout for inputs (default 30000)', 'VGG_READ_TIMEOUT_MS').argParser(positiveInt))
-  .addOption(opt('--lock-duration-ms <ms>', 'BullMQ job lock (default 60000)', 'VGG_LOCK_DURATION_MS').argParser(positiveInt))
-  .addOption(opt('--shutdown-timeout-ms <ms>', 'graceful stop deadline before chunks are handed back (default 30000)', 'VGG_SHUTDOWN_TIMEOUT_MS').argParser(positiveInt))
-  .addOption(opt('--allow-hosts <list>', 'http(s) hosts allowed despite resolving to internal addresses (name or .suffix, comma-separated)', 'VGG_ALLOW_HOSTS'))
-  .addOption(opt('--allow-cidrs <list>', 'internal address ranges http(s) inputs may reach, e.g. 10.1.0.0/16', 'VGG_ALLOW_CIDRS'))
-  .addOption(opt('--local-roots <list>', 'confine local-file inputs to these directories (comma-separated; default: anywhere)', 'VGG_LOCAL_ROOTS'))
+  .addOption(
+    opt('--device <provider>', 'cpu, cuda, cuda:N or auto (cuda, else cpu with a warning)', 'VGG_DEVICE')
+      .argParser(device)
+      .default('cpu'),
+  )
+  .addOption(
+    opt('--threads <n>', 'onnxruntime intra-op threads (default: cores - 1)', 'VGG_THREADS').argParser(
+      positiveInt,
+    ),
+  )
+  .addOption(
+    opt(
+      '--batch-size <n>',
+      'images per inference call (default 16 on cpu, 32 on cuda)',
+      'VGG_BATCH_SIZE',
+    ).argParser(positiveInt),
+  )
+  .addOption(
+    opt('--chunk-concurrency <n>', 'chunks in flight (default 2)', 'VGG_CHUNK_CONCURRENCY').argParser(
+      positiveInt,
+    ),
+  )
+  .addOption(
+    opt('--fetch-concurrency <n>', 'concurrent downloads (default 16)', 'VGG_FETCH_CONCURRENCY').argParser(
+      positiveInt,
+    ),
+  )
+  .addOption(
+    opt(
+      '--decode-concurrency <n>',
+      'concurrent decodes (default: cores)',
+      'VGG_DECODE_CONCURRENCY',
+    ).argParser(positiveInt),
+  )
+  .addOption(
+    opt('--max-input-bytes <n>', 'largest input accepted (default 64 MiB)', 'VGG_MAX_INPUT_BYTES').argParser(
+      positiveInt,
+    ),
+  )
+  .addOption(
+    opt(
+      '--connect-timeout-ms <ms>',
+      'connect timeout for inputs (default 10000)',
+      'VGG_CONNECT_TIMEOUT_MS',
+    ).argParser(positiveInt),
+  )
+  .addOption(
+    opt(
+      '--read-timeout-ms <ms>',
+      'idle read timeout for inputs (default 30000)',
+      'VGG_READ_TIMEOUT_MS',
+    ).argParser(positiveInt),
+  )
+  .addOption(
+    opt('--lock-duration-ms <ms>', 'BullMQ job lock (default 60000)', 'VGG_LOCK_DURATION_MS').argParser(
+      positiveInt,
+    ),
+  )
+  .addOption(
+    opt(
+      '--shutdown-timeout-ms <ms>',
+      'graceful stop deadline before chunks are handed back (default 30000)',
+      'VGG_SHUTDOWN_TIMEOUT_MS',
+    ).argParser(positiveInt),
+  )
+  .addOption(
+    opt(
+      '--allow-hosts <list>',
+      'http(s) hosts allowed despite resolving to internal addresses (name or .suffix, comma-separated)',
+      'VGG_ALLOW_HOSTS',
+    ),
+  )
+  .addOption(
+    opt(
+      '--allow-cidrs <list>',
+      'internal address ranges http(s) inputs may reach, e.g. 10.1.0.0/16',
+      'VGG_ALLOW_CIDRS',
+    ),
+  )
+  .addOption(
+    opt(
+      '--local-roots <list>',
+      'confine local-file inputs to these directories (comma-separated; default: anywhere)',
+      'VGG_LOCAL_ROOTS',
+    ),
+  )
   .addOption(opt('--cache-dir <dir>', 'model file cache (default <tmpdir>/vgg-cache)', 'VGG_CACHE_DIR'))
   .addOption(opt('--json', 'log events as JSON lines', 'VGG_LOG_JSON'))
   .action(async (values: WorkerCliValues) => {
@@ -96,7 +174,8 @@ const program = new Command('vgg-worker')
       process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     };
     const worker = await VggWorker.create({
-      connect: () => createRedisConnection({ url: values.redisUrl, blocking: true, connectionName: 'vgg-worker' }),
+      connect: () =>
+        createRedisConnection({ url: values.redisUrl, blocking: true, connectionName: 'vgg-worker' }),
       s3: createS3Client(s3ClientOptionsFromEnv(process.env)),
       queueName: values.queue,
       prefix: values.prefix,
@@ -127,7 +206,9 @@ const program = new Command('vgg-worker')
         process.exit(130);
       }
       stopping = true;
-      process.stderr.write(`${new Date().toISOString()} ${signal}: finishing in-flight chunks (deadline ${worker.options.shutdownTimeoutMs} ms)\n`);
+      process.stderr.write(
+        `${new Date().toISOString()} ${signal}: finishing in-flight chunks (deadline ${worker.options.shutdownTimeoutMs} ms)\n`,
+      );
       worker.close().then(
         () => process.exit(0),
         (error: unknown) => {

@@ -62,7 +62,9 @@ export class ModelFiles {
       return target;
     } catch (cause) {
       await rm(tmp, { force: true });
-      throw new Error(`Could not download model file ${redactUri(uri)}: ${(cause as Error).message}`, { cause });
+      throw new Error(`Could not download model file ${redactUri(uri)}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 

@@ -3,7 +3,13 @@ import { encodeNpy, encodeParquetShard, type ShardColumns } from 'vgg-pipeline';
 
 export type EncodeRequest =
   | { id: number; kind: 'parquet'; columns: ShardColumns }
-  | { id: number; kind: 'npy'; data: Float32Array | Uint16Array; shape: [number, number]; dtype: 'float32' | 'float16' };
+  | {
+      id: number;
+      kind: 'npy';
+      data: Float32Array | Uint16Array;
+      shape: [number, number];
+      dtype: 'float32' | 'float16';
+    };
 
 export type EncodeResponse = { id: number; bytes: Uint8Array } | { id: number; error: string };
 
@@ -13,8 +19,13 @@ parentPort?.on('message', (request: EncodeRequest) => {
       request.kind === 'parquet'
         ? encodeParquetShard(request.columns)
         : encodeNpy(request.data, request.shape, request.dtype);
-    parentPort?.postMessage({ id: request.id, bytes } satisfies EncodeResponse, [bytes.buffer as ArrayBuffer]);
+    parentPort?.postMessage({ id: request.id, bytes } satisfies EncodeResponse, [
+      bytes.buffer as ArrayBuffer,
+    ]);
   } catch (error) {
-    parentPort?.postMessage({ id: request.id, error: (error as Error).stack ?? String(error) } satisfies EncodeResponse);
+    parentPort?.postMessage({
+      id: request.id,
+      error: (error as Error).stack ?? String(error),
+    } satisfies EncodeResponse);
   }
 });

@@ -44,7 +44,11 @@ export class ShardEncoder {
     return this.send({ kind: 'parquet', columns }, transfer);
   }
 
-  npy(data: Float32Array | Uint16Array, shape: [number, number], dtype: 'float32' | 'float16'): Promise<Uint8Array> {
+  npy(
+    data: Float32Array | Uint16Array,
+    shape: [number, number],
+    dtype: 'float32' | 'float16',
+  ): Promise<Uint8Array> {
     return this.send({ kind: 'npy', data, shape, dtype }, [data.buffer as ArrayBuffer]);
   }
 

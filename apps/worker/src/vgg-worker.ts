@@ -71,7 +71,10 @@ export class VggWorker {
   private readonly schedulers = new Map<string, BatchScheduler>();
   private model: LoadedModel | null = null;
   private modelLoading: Promise<LoadedModel> | null = null;
-  private readonly active = new Map<string, { job: Job<ChunkJobData>; token: string; abort: AbortController }>();
+  private readonly active = new Map<
+    string,
+    { job: Job<ChunkJobData>; token: string; abort: AbortController }
+  >();
   private closing = false;
   readonly stageMs: Record<Stage, number> = { fetch: 0, decode: 0, wait: 0, inference: 0, write: 0 };
   readonly batches = { count: 0, images: 0 };
@@ -103,7 +106,10 @@ export class VggWorker {
     // Failures that never reach the processor's own handling (a chunk that stalled too often because workers
     // running it kept dying) still have to end as rows, or the run could never finalise.
     this.worker.on('failed', (job, error) => {
-      if (job) void this.recordFailedChunk(job, error).catch((e: unknown) => this.emitWarning(`could not record failed chunk: ${(e as Error).message}`));
+      if (job)
+        void this.recordFailedChunk(job, error).catch((e: unknown) =>
+          this.emitWarning(`could not record failed chunk: ${(e as Error).message}`),
+        );
     });
   }
 
@@ -113,8 +119,21 @@ export class VggWorker {
     if ((await this.runStore.committedChunkIndexes(runId)).has(chunkIndex)) return;
     if ((await this.runStore.getState(runId)) === 'cancelled') return;
     const ctx = await this.runContext(runId);
-    this.options.onEvent?.({ type: 'chunk-failed', runId, chunkIndex, attempt: job.attemptsMade, final: true, message: error.message });
-    await this.commit(ctx, chunkIndex, uris.map((uri) => errorRow(uri, 'chunk_failed')), this.model, true);
+    this.options.onEvent?.({
+      type: 'chunk-failed',
+      runId,
+      chunkIndex,
+      attempt: job.attemptsMade,
+      final: true,
+      message: error.message,
+    });
+    await this.commit(
+      ctx,
+      chunkIndex,
+      uris.map((uri) => errorRow(uri, 'chunk_failed')),
+      this.model,
+      true,
+    );
     await this.tryFinalize(ctx);
   }
 
@@ -157,7 +176,11 @@ export class VggWorker {
     await this.runStore.redis.quit().catch(() => undefined);
   }
 
-  private async process(job: Job<ChunkJobData>, token: string, signal?: AbortSignal): Promise<ChunkJobResult> {
+  private async process(
+    job: Job<ChunkJobData>,
+    token: string,
+    signal?: AbortSignal,
+  ): Promise<ChunkJobResult> {
     const { runId, chunkIndex, uris } = job.data;
     const abort = new AbortController();
     signal?.addEventListener('abort', () => abort.abort(signal.reason), { once: true });
@@ -372,7 +395,9 @@ export class VggWorker {
         let fetched: { bytes: Uint8Array; sha256: string };
         try {
           await this.guard.checkLocal(uri);
-          fetched = await this.fetchLimit(() => fetchWithRetry(uri, fetchOptions, this.options.fetchAttempts));
+          fetched = await this.fetchLimit(() =>
+            fetchWithRetry(uri, fetchOptions, this.options.fetchAttempts),
+          );
         } catch (error) {
           if (error instanceof FetchError) return errorRow(uri, error.reason);
           throw error;
@@ -502,7 +527,8 @@ export class VggWorker {
     const keys: string[] = [];
     const metadata = await this.encoder.parquet(rowsToColumns(okRows, { ...layout, taps: [] }));
     for (const { tap, dim, dtype } of layout.taps) {
-      const data = dtype === 'float16' ? new Uint16Array(okRows.length * dim) : new Float32Array(okRows.length * dim);
+      const data =
+        dtype === 'float16' ? new Uint16Array(okRows.length * dim) : new Float32Array(okRows.length * dim);
       okRows.forEach((row, i) => {
         data.set(row.embeddings?.[tap] as Float32Array & Uint16Array, i * dim);
       });

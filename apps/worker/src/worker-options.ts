@@ -62,8 +62,23 @@ export interface VggWorkerOptions {
 
 export type WorkerEvent =
   | { type: 'model-loaded'; runId: string; variant: string; provider: string; untrained: boolean; ms: number }
-  | { type: 'chunk-done'; runId: string; chunkIndex: number; rows: number; ok: number; error: number; ms: number }
-  | { type: 'chunk-failed'; runId: string; chunkIndex: number; attempt: number; final: boolean; message: string }
+  | {
+      type: 'chunk-done';
+      runId: string;
+      chunkIndex: number;
+      rows: number;
+      ok: number;
+      error: number;
+      ms: number;
+    }
+  | {
+      type: 'chunk-failed';
+      runId: string;
+      chunkIndex: number;
+      attempt: number;
+      final: boolean;
+      message: string;
+    }
   | { type: 'run-finalized'; runId: string; manifest: string }
   | { type: 'warning'; message: string };
 

@@ -13,7 +13,9 @@ export function s3ClientOptionsFromEnv(env: Env): S3ClientOptions {
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
   const pathStyle = env.S3_FORCE_PATH_STYLE;
   if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false') {
-    throw new Error(`Expected true or false for S3_FORCE_PATH_STYLE but received ${JSON.stringify(pathStyle)}`);
+    throw new Error(
+      `Expected true or false for S3_FORCE_PATH_STYLE but received ${JSON.stringify(pathStyle)}`,
+    );
   }
   return {
     ...(endpoint ? { endpoint } : {}),

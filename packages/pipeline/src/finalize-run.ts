@@ -1,4 +1,10 @@
-import { buildManifest, type JsonValue, type ManifestModel, type ManifestTap, serializeManifest } from './manifest.js';
+import {
+  buildManifest,
+  type JsonValue,
+  type ManifestModel,
+  type ManifestTap,
+  serializeManifest,
+} from './manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { MANIFEST_KEY } from './run-spec.js';
 import type { RunStore } from './run-store.js';
@@ -14,7 +20,13 @@ export interface FinalizeRunOptions {
 
 /** What the first worker to load a run's model records about it, for the manifest. */
 export interface RunModelBinding {
-  identity: { [key: string]: JsonValue } & { variant: string; source: string; weightsSha256: string; untrained: boolean; seed: number | null };
+  identity: { [key: string]: JsonValue } & {
+    variant: string;
+    source: string;
+    weightsSha256: string;
+    untrained: boolean;
+    seed: number | null;
+  };
   taps: ManifestTap[];
   preprocessing: { [key: string]: JsonValue };
 }
@@ -50,7 +62,14 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
         .map((key) => {
           const tap = key.split('/')[1] ?? '';
           const info = binding?.taps.find((t) => t.name === tap);
-          return { key, chunkIndex: r.chunkIndex, tap, rows: r.ok, dim: info?.dim ?? 0, dtype: info?.dtype ?? 'float32' };
+          return {
+            key,
+            chunkIndex: r.chunkIndex,
+            tap,
+            rows: r.ok,
+            dim: info?.dim ?? 0,
+            dtype: info?.dtype ?? 'float32',
+          };
         }),
     );
     const manifest = buildManifest({

@@ -65,8 +65,16 @@ export class NetworkPolicy {
       const [net, bits] = cidr.split('/');
       const family = net ? isIP(net) : 0;
       const prefix = Number(bits ?? (family === 6 ? 128 : 32));
-      if (!net || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-        throw new Error(`Expected CIDR like 10.0.0.0/8 or fd00::/8 for allowCidrs but received ${JSON.stringify(cidr)}`);
+      if (
+        !net ||
+        family === 0 ||
+        !Number.isInteger(prefix) ||
+        prefix < 0 ||
+        prefix > (family === 6 ? 128 : 32)
+      ) {
+        throw new Error(
+          `Expected CIDR like 10.0.0.0/8 or fd00::/8 for allowCidrs but received ${JSON.stringify(cidr)}`,
+        );
       }
       this.allowed.addSubnet(net, prefix, family === 6 ? 'ipv6' : 'ipv4');
     }
@@ -76,7 +84,9 @@ export class NetworkPolicy {
   /** Whether connecting to `address` (an IP literal) on behalf of `host` is allowed. */
   isAllowed(address: string, host = address): boolean {
     const name = host.toLowerCase().replace(/^\[|\]$/g, '');
-    if (this.allowHosts.some((h) => (h.startsWith('.') ? name.endsWith(h) || name === h.slice(1) : name === h))) {
+    if (
+      this.allowHosts.some((h) => (h.startsWith('.') ? name.endsWith(h) || name === h.slice(1) : name === h))
+    ) {
       return true;
     }
     const { ip, family } = normalise(address);
@@ -97,7 +107,11 @@ export class NetworkPolicy {
       }
       const bad = addresses.find((a) => !this.isAllowed(a.address, hostname));
       if (bad) {
-        callback(Object.assign(new ForbiddenAddressError(hostname, bad.address), { code: 'FORBIDDEN_ADDRESS' }), '', 0);
+        callback(
+          Object.assign(new ForbiddenAddressError(hostname, bad.address), { code: 'FORBIDDEN_ADDRESS' }),
+          '',
+          0,
+        );
         return;
       }
       if (options.all) {

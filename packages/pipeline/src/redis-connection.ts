@@ -22,9 +22,12 @@ export function createRedisConnection(options: RedisConnectionOptions = {}): Red
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new Error(`Expected redis:// or rediss:// URL for REDIS_URL but received ${JSON.stringify(redactRedisUrl(url))}`, {
-      cause,
-    });
+    throw new Error(
+      `Expected redis:// or rediss:// URL for REDIS_URL but received ${JSON.stringify(redactRedisUrl(url))}`,
+      {
+        cause,
+      },
+    );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new Error(

@@ -92,7 +92,8 @@ export class RunStore {
     const stored = await this.getSpec(spec.runId);
     if (!stored) throw new Error(`Run ${spec.runId} vanished while being created`);
     for (const field of ['model', 'preprocess', 'output', 'chunkSize'] as const) {
-      if (stableJson(stored[field]) !== stableJson(spec[field])) throw new RunConflictError(spec.runId, field);
+      if (stableJson(stored[field]) !== stableJson(spec[field]))
+        throw new RunConflictError(spec.runId, field);
     }
     return { created: false, spec: stored };
   }
@@ -151,7 +152,11 @@ export class RunStore {
    */
   async bindModelHash(runId: string, sha256: string, identity?: object): Promise<string> {
     const key = this.runKey(runId);
-    const results = await this.redis.multi().hsetnx(key, 'modelSha256', sha256).hget(key, 'modelSha256').exec();
+    const results = await this.redis
+      .multi()
+      .hsetnx(key, 'modelSha256', sha256)
+      .hget(key, 'modelSha256')
+      .exec();
     const bound = (results?.[1]?.[1] as string | null | undefined) ?? sha256;
     if (identity && bound === sha256) await this.redis.hsetnx(key, 'modelIdentity', JSON.stringify(identity));
     return bound;
@@ -229,7 +234,9 @@ export class RunStore {
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
       : v,
   );
 }

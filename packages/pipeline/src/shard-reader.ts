@@ -34,7 +34,10 @@ export function readShardUris(bytes: Uint8Array): string[] {
  * Rebuilds a chunk's commit record from its shard, for a shard that exists without a record (Redis lost its data,
  * or the worker died between writing the shard and recording it).
  */
-export async function recoverChunkRecord(store: ObjectStore, chunkIndex: number): Promise<ChunkRecord | null> {
+export async function recoverChunkRecord(
+  store: ObjectStore,
+  chunkIndex: number,
+): Promise<ChunkRecord | null> {
   const shardKey = shardKeyFor(chunkIndex);
   let columns: ShardSummaryColumns;
   try {
