@@ -86,6 +86,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       connection: redis,
       prefix: DEFAULT_KEY_PREFIX,
     });
+    queue.on('error', () => undefined); // see vgg-producer: errors surface through commands
     cleanups.push(async () => {
       await queue.close();
       await redis.quit().catch(() => undefined);

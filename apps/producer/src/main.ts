@@ -41,6 +41,9 @@ function connect() {
   const values = program.opts<ConnectionValues>();
   const redis = createRedisConnection({ url: values.redisUrl, connectionName: 'vgg-producer' });
   const queue = new Queue<ChunkJobData>(values.queue, { connection: redis, prefix: values.prefix });
+  // BullMQ prints unhandled 'error' events with the failing command, which for AUTH is the password; commands
+  // reject with their own (safe) errors anyway.
+  queue.on('error', () => undefined);
   const runStore = new RunStore({ redis, prefix: values.prefix });
   const s3 = () => createS3Client(s3ClientOptionsFromEnv(process.env));
   return {

@@ -13,6 +13,11 @@ export interface RedisConnectionOptions {
   blocking?: boolean;
   /** Name shown in `CLIENT LIST`, for operators. Default none. */
   connectionName?: string;
+  /**
+   * Receives connection errors (only the message is safe to show). Default: ignored, since commands fail with
+   * their own errors and reconnects are automatic.
+   */
+  onError?: (message: string) => void;
 }
 
 /** Opens an ioredis connection with the options BullMQ requires. */
@@ -42,7 +47,11 @@ export function createRedisConnection(options: RedisConnectionOptions = {}): Red
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   };
   // ioredis parses rediss:// into a TLS connection and user:password into AUTH.
-  return new Redis(url, extra);
+  const redis = new Redis(url, extra);
+  // Without a listener ioredis prints unhandled error events with the failing command's arguments, which for
+  // AUTH is the password.
+  redis.on('error', (error: Error) => options.onError?.(error.message));
+  return redis;
 }
 
 /** `redis://user:secret@host:6379` -> `redis://user:***@host:6379`. */
