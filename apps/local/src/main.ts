@@ -52,8 +52,10 @@ const program = addRunOptions(
     .addOption(new Option('--worker-args <args>', 'extra vgg-worker flags, space-separated'))
     .addOption(new Option('--redis-url <url>', 'use this Redis instead of a private one').env('REDIS_URL'))
     .showHelpAfterError(),
-).action(async (sources: string[], values: LocalCliValues) => {
-  const spec = runSpecFromCli(values);
+).action(async (sources: string[], values: LocalCliValues, command: Command) => {
+  // One machine gains nothing from big chunks, and small ones make progress visible; keep an explicit choice.
+  const chunkSize = command.getOptionValueSource('chunkSize') === 'default' ? 16 : values.chunkSize;
+  const spec = runSpecFromCli({ ...values, chunkSize });
   let inputs = sources;
   if (inputs.length === 0) {
     const dir = path.join(repoRoot, '.vgg', 'samples');
