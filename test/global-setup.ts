@@ -6,12 +6,8 @@
  * environment set here (AWS_* credentials, endpoint, REDIS_URL). Both servers stop in teardown, which vitest runs
  * even when tests fail; an exit hook kills redis if the runner dies first.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { buildApp } from 'fauxqs';
+import { RedisServerProcess } from 'vgg-local';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -52,109 +48,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'vgg-test-redis-'));
-  let lastError: unknown;
-  // A free port found by binding :0 can be taken before redis binds it; retry with a fresh one.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--maxmemory-policy',
-        'noeviction',
-        '--protected-mode',
-        'yes',
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const output: string[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    const killOnExit = () => child.kill('SIGKILL');
-    process.once('exit', killOnExit);
-    try {
-      await waitForRedis(child, port);
-      return {
-        url: `redis://127.0.0.1:${port}`,
-        stop: async () => {
-          process.removeListener('exit', killOnExit);
-          await stopChild(child);
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
-    } catch (error) {
+  const server = await RedisServerProcess.create({ searchPath: process.env.PATH ?? '' });
+  // Kill redis even if the runner dies before teardown.
+  const killOnExit = () => server.kill();
+  process.once('exit', killOnExit);
+  return {
+    url: server.url,
+    stop: async () => {
       process.removeListener('exit', killOnExit);
-      await stopChild(child);
-      if ((error as { code?: unknown }).code === 'ENOENT') {
-        await rm(dir, { recursive: true, force: true });
-        throw new Error(
-          'redis-server is not installed: integration tests need Debian\'s redis-server on PATH. Install it with "apt-get install -y redis-server" (.ci/run does this).',
-          { cause: error },
-        );
-      }
-      lastError = new Error(`redis-server did not start on port ${port}: ${output.join('').trim()}`, {
-        cause: error,
-      });
-    }
-  }
-  await rm(dir, { recursive: true, force: true });
-  throw lastError;
-}
-
-async function waitForRedis(child: ChildProcess, port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let spawnError: unknown;
-  child.once('error', (error) => {
-    spawnError = error;
-  });
-  while (Date.now() < deadline) {
-    if (spawnError !== undefined) throw spawnError;
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    if (await ping(port)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('redis-server did not answer PING within 10 s');
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    let reply = '';
-    socket.setTimeout(1_000, () => socket.destroy());
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) {
-        socket.end();
-        resolve(reply.startsWith('+PONG'));
-      }
-    });
-    socket.on('error', () => resolve(false));
-    socket.on('close', () => resolve(false));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+      await server.close();
+    },
+  };
 }
 
 async function startS3(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
@@ -169,18 +73,4 @@ async function startS3(): Promise<{ endpoint: string; stop: () => Promise<void> 
       await app.close();
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address === null || typeof address === 'string') reject(new Error('no port'));
-        else resolve(address.port);
-      });
-    });
-  });
 }

@@ -1,12 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureSampleImages } from 'vgg-local';
-import { createRedisConnection } from 'vgg-pipeline';
+import { ensureSampleImages, RedisServerProcess } from 'vgg-local';
 import { duckdbQuery, listFiles, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 import { WorkerProcess } from './support/worker-process.js';
@@ -98,44 +96,18 @@ describe.skipIf(slow)('graceful stops', () => {
 });
 
 describe.skipIf(slow)('Redis restarts', () => {
-  let redis: ChildProcess | undefined;
-  afterAll(() => {
-    redis?.kill('SIGKILL');
-  });
+  let cleanup: (() => void) | undefined;
+  afterAll(() => cleanup?.());
 
   it('finishes a run with every input exactly once when redis-server restarts mid-run (AOF everysec)', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'vgg-aof-'));
-    const port = await freePort();
-    const startRedis = async () => {
-      redis = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--dir',
-          dir,
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'everysec',
-          '--save',
-          '',
-          '--maxmemory-policy',
-          'noeviction',
-        ],
-        { stdio: 'ignore' },
-      );
-      const probe = createRedisConnection({ url: `redis://127.0.0.1:${port}` });
-      probe.on('error', () => undefined);
-      for (let i = 0; i < 100; i++) {
-        if ((await probe.ping().catch(() => null)) === 'PONG') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      probe.disconnect();
-    };
-    await startRedis();
+    let server = await RedisServerProcess.create({
+      dir,
+      appendOnly: true,
+      searchPath: process.env.PATH ?? '',
+    });
+    cleanup = () => server.kill();
+    const { port } = server;
     const url = `redis://127.0.0.1:${port}`;
     const h = await PipelineHarness.create(url, s3ClientForTests());
     harnesses.push(h);
@@ -154,24 +126,16 @@ describe.skipIf(slow)('Redis restarts', () => {
     await h.submit({ sources: [path.join(imagesDir, 'generated')], out, runId: 'restart', chunkSize: 10 });
     await workers[0]!.waitForEvent('chunk-done');
     // SIGTERM lets Redis write its AOF, as a service manager's restart does.
-    const stopped = new Promise((r) => redis!.once('exit', r));
-    redis!.kill('SIGTERM');
-    await stopped;
+    await server.stop();
     await new Promise((r) => setTimeout(r, 1_000));
-    await startRedis();
+    server = await RedisServerProcess.create({
+      dir,
+      port,
+      appendOnly: true,
+      searchPath: process.env.PATH ?? '',
+    });
     const status = await h.waitForRun('restart', 180_000);
     expect(status.rows).toBe(inputs.length);
     await expectExactlyOnce(path.join(out, 'restart'));
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}

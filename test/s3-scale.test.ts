@@ -24,17 +24,15 @@ describe('S3 at a few hundred images', () => {
     const files = await listFiles(path.join(dir, 'generated'));
     for (let i = 0; i < files.length; i += 25) {
       await Promise.all(
-        files
-          .slice(i, i + 25)
-          .map(async (f) =>
-            s3.send(
-              new PutObjectCommand({
-                Bucket: bucket,
-                Key: `photos/${f}`,
-                Body: await readFile(path.join(dir, 'generated', f)),
-              }),
-            ),
+        files.slice(i, i + 25).map(async (f) =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: `photos/${f}`,
+              Body: await readFile(path.join(dir, 'generated', f)),
+            }),
           ),
+        ),
       );
     }
     harness = await PipelineHarness.create(inject('redisUrl'), s3);

@@ -40,6 +40,8 @@ export class PipelineHarness {
     this.prefix = `t-${randomUUID().slice(0, 8)}`;
     this.redis = createRedisConnection({ url: redisUrl });
     this.queue = new Queue<ChunkJobData>(this.queueName, { connection: this.redis, prefix: this.prefix });
+    // Connection errors during Redis restart tests surface through commands; BullMQ would print them.
+    this.queue.on('error', () => undefined);
     this.runStore = new RunStore({ redis: this.redis, prefix: this.prefix });
   }
 
