@@ -144,7 +144,7 @@ export class VggWorker {
     return worker;
   }
 
-  /** Resolves when the worker has no job for `idleMs` (used by the embedded runner and tests). */
+  /** Whether the BullMQ worker is still taking jobs. */
   get isRunning(): boolean {
     return this.worker.isRunning();
   }
@@ -509,7 +509,6 @@ export class VggWorker {
       ...(failed ? { failed: true } : {}),
       ...(npyKeys.length ? { npyKeys } : {}),
       committedAt: new Date().toISOString(),
-      stageMs: {},
     };
     await this.runStore.recordChunk(ctx.spec.runId, record);
     return record;

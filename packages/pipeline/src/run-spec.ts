@@ -69,7 +69,6 @@ export interface ChunkRecord {
   failed?: boolean;
   npyKeys?: string[];
   committedAt: string;
-  stageMs: Partial<Record<'fetch' | 'decode' | 'wait' | 'inference' | 'write', number>>;
 }
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

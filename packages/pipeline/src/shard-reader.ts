@@ -66,6 +66,5 @@ export async function recoverChunkRecord(
     workerId: 'recovered',
     ...(errorsByReason.chunk_failed ? { failed: true } : {}),
     committedAt: new Date().toISOString(),
-    stageMs: {},
   };
 }
