@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,5 +144,11 @@ describe('poison chunks', () => {
     const result = await readManifest(bucket, 'out/poison/_manifest.json');
     expect(result.totals).toMatchObject({ rows: 48, ok: 48, error: 0 });
     expect(result.model).toMatchObject({ source: 'safetensors', untrained: false });
+    // The worker fetched the weights from S3 once and cached them under their content hash.
+    const sha256 = createHash('sha256')
+      .update(await readFile(local))
+      .digest('hex');
+    expect(await readdir(path.join(h.cacheDir, 'models'))).toContain(`${sha256}.safetensors`);
+    expect(result.model.weightsSha256).toBe(sha256);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,8 +14,8 @@ export interface ModelFilesOptions {
 }
 
 /**
- * Fetches weights and ONNX files named by URI once per machine and keeps them on local disk. The cache is keyed by
- * the URI; the run's model hash (checked after loading) catches a remote file that changed underneath.
+ * Fetches weights and ONNX files named by URI once per machine and keeps them on local disk under their content
+ * hash. The run's model hash (checked after loading) catches a remote file that changed since the run started.
  */
 export class ModelFiles {
   private readonly cacheDir: string;
@@ -39,26 +39,36 @@ export class ModelFiles {
   }
 
   private async download(uri: string): Promise<string> {
-    const key = createHash('sha256').update(uri).digest('hex').slice(0, 32);
-    const base = path.basename(new URL(uri.replace(/^s3:/i, 'http:')).pathname) || 'model';
-    const dir = path.join(this.cacheDir, 'downloads', key);
-    const target = path.join(dir, base);
-    const existing = await stat(target).catch(() => null);
-    if (existing?.isFile()) return target;
+    // Files are stored under their content hash; a small pointer per URI finds them again without a download.
+    const dir = path.join(this.cacheDir, 'models');
+    const pointer = path.join(dir, `uri-${createHash('sha256').update(uri).digest('hex').slice(0, 32)}.json`);
+    const ext = path.extname(new URL(uri.replace(/^s3:/i, 'http:')).pathname) || '.bin';
+    const known = await readFile(pointer, 'utf8')
+      .then((text) => JSON.parse(text) as { sha256: string })
+      .catch(() => null);
+    if (known) {
+      const cached = path.join(dir, `${known.sha256}${ext}`);
+      if ((await stat(cached).catch(() => null))?.isFile()) return cached;
+    }
     await mkdir(dir, { recursive: true });
-    const tmp = `${target}.${process.pid}.partial`;
+    const tmp = path.join(dir, `.download-${process.pid}-${Date.now()}${ext}`);
     try {
       const body = await this.open(uri);
+      const hash = createHash('sha256');
       let bytes = 0;
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
           bytes += chunk.length;
+          hash.update(chunk);
           done(null, chunk);
         },
       });
       await pipeline(body, count, createWriteStream(tmp));
       if (bytes === 0) throw new Error(`Model file ${redactUri(uri)} is empty`);
+      const sha256 = hash.digest('hex');
+      const target = path.join(dir, `${sha256}${ext}`);
       await rename(tmp, target);
+      await writeFile(pointer, JSON.stringify({ uri: redactUri(uri), sha256, bytes }));
       return target;
     } catch (cause) {
       await rm(tmp, { force: true });
