@@ -1,0 +1,49 @@
+import type { RunStatus } from 'vgg-pipeline';
+import { describe, expect, it } from 'vitest';
+import { progressOf } from './run-control.js';
+import { formatDuration, formatProgressBar, formatStatus } from './status-format.js';
+
+function status(overrides: Partial<RunStatus>): RunStatus {
+  return {
+    spec: {
+      runId: 'r1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      model: { model: 'vgg16', seed: 0 },
+      preprocess: {},
+      output: { out: '/tmp/out', topK: 5, taps: [], l2Normalize: false, dtype: 'float32', npy: false },
+      chunkSize: 10,
+    },
+    state: 'running',
+    totalChunks: 10,
+    totalInputs: 100,
+    committedChunks: 4,
+    rows: 40,
+    ok: 38,
+    error: 2,
+    modelSha256: null,
+    manifestWrittenAt: null,
+    records: [],
+    ...overrides,
+  };
+}
+
+describe('run status display', () => {
+  it('computes rate and ETA from committed rows', () => {
+    const progress = progressOf(status({}), Date.parse('2026-01-01T00:00:20.000Z'));
+    expect(progress.imagesPerSecond).toBe(2);
+    expect(progress.etaSeconds).toBe(30);
+    expect(progress.fraction).toBe(0.4);
+  });
+
+  it('draws a bar and a summary that says the weights are untrained', () => {
+    const progress = progressOf(status({}), Date.parse('2026-01-01T00:00:20.000Z'));
+    const bar = formatProgressBar(progress, 80);
+    expect(bar).toMatch(/^\[#+\.+\]\s+40\.0%\s+40\/100\s+2\.0 img\/s\s+ETA 30s\s+2 failed$/);
+    expect(bar.length).toBeLessThanOrEqual(80);
+    expect(formatStatus(progress)).toContain('UNTRAINED');
+  });
+
+  it('formats durations for people', () => {
+    expect([formatDuration(5), formatDuration(65), formatDuration(3725)]).toEqual(['5s', '1m05s', '1h02m']);
+  });
+});
