@@ -64,7 +64,11 @@ addRunOptions(
       'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.csv/.jsonl, local or s3://), http(s) URLs, or - for stdin. Submitting an existing --run resumes it.',
     )
     .argument('<source...>', 'where the images are')
-    .requiredOption('--out <uri>', 'output: s3://bucket/prefix or a local directory', process.env.VGG_OUT)
+    .addOption(
+      new Option('--out <uri>', 'output: s3://bucket/prefix or a local directory')
+        .env('VGG_OUT')
+        .makeOptionMandatory(),
+    )
     .option('--run <id>', 'run id (default: generated); reuse it to resume'),
 ).action(async (sources: string[], values: RunCliValues & { out: string; run?: string }) => {
   const spec = runSpecFromCli(values);
