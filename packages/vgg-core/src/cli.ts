@@ -39,6 +39,13 @@ interface PredictFlags extends ConfigFlags {
 const EXIT_NONE_CLASSIFIED = 1;
 const EXIT_USAGE = 2;
 
+// A reader that goes away (`vgg-model predict ... | head`) ends the output quietly instead of crashing.
+let stdoutClosed = false;
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && !stdoutClosed) throw error;
+  stdoutClosed = true;
+});
+
 function integer(min: number) {
   return (value: string): number => {
     const parsed = Number(value);
@@ -139,6 +146,7 @@ async function predict(images: string[], flags: PredictFlags): Promise<void> {
       ...(flags.dumpPixels !== undefined ? { dumpPixelsDir: flags.dumpPixels } : {}),
     });
     for await (const prediction of predictions) {
+      if (stdoutClosed) break;
       if (prediction.ok) classified += 1;
       if (flags.json) {
         const row = prediction.ok
@@ -237,7 +245,10 @@ function buildProgram(): Command {
       )
       .addOption(new Option('--batch-size <n>', 'images per inference run').argParser(integer(1)).default(8))
       .option('--json', 'one JSON object per image per line (JSONL)')
-      .option('--dump-pixels <dir>', 'write each decoded crop (input-size² × 3 uint8, HWC RGB) as <dir>/<basename>.rgb'),
+      .option(
+        '--dump-pixels <dir>',
+        'write each decoded crop (input-size² × 3 uint8, HWC RGB) as <dir>/<basename>.rgb',
+      ),
     true,
   )
     .exitOverride()

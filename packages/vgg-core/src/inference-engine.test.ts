@@ -296,26 +296,31 @@ describe('InferenceEngine responsiveness', () => {
       cacheDir,
     });
     await withEngine(async (engine) => {
-      const batch = () => Array.from({ length: 4 }, (_, n) => new Uint8Array(224 * 224 * 3).fill(40 * n));
+      const batch = () => Array.from({ length: 8 }, (_, n) => new Uint8Array(224 * 224 * 3).fill(40 * n));
       await engine.run(batch(), classify); // warm-up: first run allocates
       let last = performance.now();
       let maxLagMs = 0;
+      let ticks = 0;
       const timer = setInterval(() => {
         const now = performance.now();
         maxLagMs = Math.max(maxLagMs, now - last - 5);
         last = now;
+        ticks += 1;
       }, 5);
       const started = performance.now();
       const result = await engine.run(batch(), classify);
       const wallMs = performance.now() - started;
       clearInterval(timer);
       console.info(
-        `responsiveness: batch of 4 at 224px ran ${result.inferenceMs.toFixed(0)} ms in the worker; ` +
-          `max timer lag on the main thread ${maxLagMs.toFixed(1)} ms`,
+        `responsiveness: batch of 8 at 224px ran ${result.inferenceMs.toFixed(0)} ms in the worker; ` +
+          `main thread: ${ticks} timer ticks, max lag ${maxLagMs.toFixed(1)} ms`,
       );
-      expect(result.inferenceMs).toBeGreaterThan(100);
+      expect(result.inferenceMs).toBeGreaterThan(200);
       expect(wallMs).toBeGreaterThanOrEqual(result.inferenceMs);
-      expect(maxLagMs).toBeLessThan(Math.min(50, result.inferenceMs / 4));
+      // Run on the main thread, the batch would delay the timer by its whole duration and allow ~1 tick. On two
+      // shared cores the OS may still deschedule the main thread briefly, so the bound is relative, not a few ms.
+      expect(maxLagMs).toBeLessThan(result.inferenceMs / 3);
+      expect(ticks).toBeGreaterThan(wallMs / 5 / 4);
     }, heavy);
   });
 });
