@@ -4,7 +4,11 @@
 // could classify none of its images, 2 for usage errors and for models or providers that cannot load.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { VggError } from './errors.js';
-import { type ExecutionProviderSetting, parseExecutionProvider } from './execution-provider.js';
+import {
+  describeProvider,
+  type ExecutionProviderSetting,
+  parseExecutionProvider,
+} from './execution-provider.js';
 import { InferenceEngine } from './inference-engine.js';
 import { formatLayerTable, inspectModel, layerTableToJson } from './layer-table.js';
 import type { VggConfigOverrides } from './model-config.js';
@@ -125,7 +129,7 @@ async function predict(images: string[], flags: PredictFlags): Promise<void> {
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
   });
   try {
-    const providerName = engine.provider.name === 'cuda' ? `cuda:${engine.provider.deviceId}` : 'cpu';
+    const providerName = describeProvider(engine.provider);
     const modelJson = { ...model.identity, provider: providerName };
     const out = (line: string) => process.stdout.write(`${line}\n`);
     if (!flags.json) {

@@ -44,6 +44,7 @@ export function ortExecutionProviders(
   return provider.name === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: provider.deviceId ?? 0 }];
 }
 
+/** 'cpu' or 'cuda:N', as logs and output metadata name a provider. */
 export function describeProvider(provider: ExecutionProvider): string {
   return provider.name === 'cuda' ? `cuda:${provider.deviceId ?? 0}` : 'cpu';
 }

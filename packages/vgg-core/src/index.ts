@@ -83,7 +83,7 @@ export { decodeImage } from './preprocess-decode.js';
 export type { DecodedImage } from './preprocess-decode.js';
 export { toInputTensor } from './preprocess-tensor.js';
 export { classLabel, imagenetLabels } from './labels.js';
-export { parseExecutionProvider } from './execution-provider.js';
+export { describeProvider, parseExecutionProvider } from './execution-provider.js';
 export type { ExecutionProvider, ExecutionProviderSetting } from './execution-provider.js';
 export { InferenceEngine } from './inference-engine.js';
 export type { InferenceEngineOptions } from './inference-engine.js';
