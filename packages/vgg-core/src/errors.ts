@@ -31,7 +31,10 @@ export class VggError extends Error {
 
 /** Builds the standard validation message: "Expected X for name but received Y". */
 export function invalidOption(name: string, expected: string, received: unknown): VggError {
-  return new VggError('VGG_INVALID_OPTION', `Expected ${expected} for ${name} but received ${describe(received)}`);
+  return new VggError(
+    'VGG_INVALID_OPTION',
+    `Expected ${expected} for ${name} but received ${describe(received)}`,
+  );
 }
 
 function describe(value: unknown): string {
