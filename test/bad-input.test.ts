@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { outputUri } from 'vgg-pipeline';
 import { duckdbQuery, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
@@ -17,7 +18,7 @@ let harness: PipelineHarness;
 beforeAll(async () => {
   const photo = await readFile(path.join(fixtures, '320x240.jpg'));
   server = createServer((req, res) => {
-    const url = req.url ?? '/';
+    const url = new URL(req.url ?? '/', 'http://x').pathname;
     if (url === '/photo.jpg') res.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
     else if (url === '/forbidden.jpg') res.writeHead(403).end('no');
     else if (url === '/loop.jpg') res.writeHead(302, { location: '/loop.jpg' }).end();
@@ -64,14 +65,15 @@ describe('bad input through the whole pipeline', () => {
     };
     const http: Record<string, { outcome: 'ok' | 'error'; reasons?: string[] }> = {
       [`${origin}/photo.jpg`]: { outcome: 'ok' },
+      [`${origin}/photo.jpg?X-Amz-Signature=SECRETSIG&v=1`]: { outcome: 'ok' },
       [`${origin}/forbidden.jpg`]: { outcome: 'error', reasons: ['forbidden'] },
       [`${origin}/missing.jpg`]: { outcome: 'error', reasons: ['not_found'] },
       [`${origin}/loop.jpg`]: { outcome: 'error', reasons: ['redirect_loop'] },
       [`${origin}/stall.jpg`]: { outcome: 'error', reasons: ['timeout'] },
       [`${origin}/huge.jpg`]: { outcome: 'error', reasons: ['too_large'] },
     };
-    const list = path.join(dir, 'inputs.txt');
-    await writeFile(list, `${dir}\n${Object.keys(http).join('\n')}\n`);
+    // Outputs carry URIs without their signatures.
+    const httpOut = Object.fromEntries(Object.entries(http).map(([uri, spec]) => [outputUri(uri), spec]));
 
     await harness.startWorker({
       workerId: 'bad-input',
@@ -103,7 +105,7 @@ describe('bad input through the whole pipeline', () => {
     for (const row of rows) {
       const uri = String(row.uri);
       const key = uri.startsWith('http') ? uri : path.basename(uri);
-      const spec = http[uri] ?? want[key];
+      const spec = httpOut[uri] ?? want[key];
       if (!spec) {
         mismatches.push(`unexpected row ${uri}`);
         continue;
@@ -119,5 +121,7 @@ describe('bad input through the whole pipeline', () => {
         );
     }
     expect(mismatches).toEqual([]);
+    expect(JSON.stringify(rows)).not.toContain('SECRETSIG');
+    expect(rows.map((r) => r.uri)).toContain(`${origin}/photo.jpg?v=1`);
   });
 });

@@ -1,4 +1,4 @@
-import type { ShardColumns } from 'vgg-pipeline';
+import { outputUri, type ShardColumns } from 'vgg-pipeline';
 
 /** One input's outcome inside a chunk. */
 export interface RowResult {
@@ -57,7 +57,8 @@ export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout):
     }
   });
   return {
-    uri: rows.map((r) => r.uri),
+    // Presigned signatures and user:password never reach the outputs.
+    uri: rows.map((r) => outputUri(r.uri)),
     status: rows.map((r) => r.status),
     error: rows.map((r) => r.error),
     width: rows.map((r) => r.width),

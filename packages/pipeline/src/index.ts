@@ -66,3 +66,4 @@ export { s3ClientOptionsFromEnv } from './env-config.js';
 export type { Env } from './env-config.js';
 export { ForbiddenAddressError, NetworkPolicy } from './network-policy.js';
 export type { NetworkPolicyOptions } from './network-policy.js';
+export { outputUri } from './output-uri.js';
