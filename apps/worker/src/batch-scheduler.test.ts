@@ -36,7 +36,8 @@ function recordingEngine(delayMs: number) {
 describe('BatchScheduler', () => {
   it('fills batches from many callers while the engine is busy and routes each result to its image', async () => {
     const engine = recordingEngine(30);
-    const scheduler = new BatchScheduler({ engine, request, batchSize: 4, maxWaitMs: 5 });
+    // A generous wait, so only batch size and engine busyness shape the batches even on a loaded machine.
+    const scheduler = new BatchScheduler({ engine, request, batchSize: 4, maxWaitMs: 200 });
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => scheduler.infer(Uint8Array.of(i * 10))),
     );
