@@ -34,6 +34,7 @@ export async function startRedis() {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
     try {
       await client.connect();
       await client.config('SET', 'maxmemory-policy', 'noeviction');
@@ -62,5 +63,10 @@ export async function startS3() {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('fauxqs did not report a TCP address');
-  return { endpoint: `http://127.0.0.1:${address.port}`, stop: () => app.close() };
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    /** Calls `fn(method)` on every HTTP request the S3 server receives, to count requests per chunk. */
+    attach: (fn) => app.server.on('request', (req) => fn(req.method)),
+    stop: () => app.close(),
+  };
 }

@@ -1,0 +1,163 @@
+// End-to-end runs through the real pipeline: producer (submitRun) → Redis/BullMQ → worker processes → fauxqs S3.
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { createRedisConnection, RunStore } from 'vgg-pipeline';
+import { submitRun } from 'vgg-producer';
+
+const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-process.mjs');
+
+/** Starts a worker process; resolves once VggWorker.create() returned. */
+export function startWorkerProcess({ env, statsFile, options }) {
+  const child = spawn(process.execPath, [WORKER, statsFile, JSON.stringify(options)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const waiters = [];
+  child.stdout.on('data', (d) => {
+    out += d.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  const waitFor = (word) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (out.includes(word)) {
+          out = out.replace(word, '');
+          resolve();
+        } else if (child.exitCode !== null) reject(new Error(`worker exited with ${child.exitCode}`));
+        else waiters.push(check);
+      };
+      child.once('exit', () => check());
+      check();
+    });
+  return {
+    child,
+    ready: waitFor('ready'),
+    reset: () => {
+      const r = waitFor('reset');
+      child.kill('SIGUSR2');
+      return r;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        return JSON.parse(await readFile(statsFile, 'utf8'));
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+      return JSON.parse(await readFile(statsFile, 'utf8'));
+    },
+  };
+}
+
+/** A queue + run store on one key prefix. */
+export function openQueue(redisUrl, prefix) {
+  const redis = createRedisConnection({ url: redisUrl });
+  const queue = new Queue('vgg-chunks', { connection: redis, prefix });
+  const runStore = new RunStore({ redis, prefix });
+  return {
+    redis,
+    queue,
+    runStore,
+    close: async () => {
+      await queue.close();
+      await redis.quit().catch(() => undefined);
+    },
+  };
+}
+
+export async function waitFinalized(runStore, runId, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await runStore.status(runId);
+    if (status?.state === 'finalized') return status;
+    if (Date.now() > deadline)
+      throw new Error(
+        `run ${runId} not finalised in ${timeoutMs} ms (${status?.committedChunks ?? 0} chunks committed)`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts `workers` processes, warms them with a small run of the same model, resets their counters, then times
+ * one run over `manifest` from the start of submitRun to the finalised run state.
+ */
+export async function runEndToEnd({
+  redisUrl,
+  s3,
+  s3Counter,
+  env,
+  model,
+  preprocess,
+  manifest,
+  warmManifest,
+  images,
+  workers,
+  chunkSize,
+  outUri,
+  tag,
+  workerOptions,
+  timeoutMs,
+}) {
+  const prefix = `bench-${tag}`;
+  const q = openQueue(redisUrl, prefix);
+  const procs = [];
+  try {
+    for (let i = 0; i < workers; i++) {
+      procs.push(
+        startWorkerProcess({
+          env: { ...env, VGG_PREFIX: prefix },
+          statsFile: path.join(tmpdir(), `vgg-bench-${tag}-${i}.json`),
+          options: { prefix, ...workerOptions },
+        }),
+      );
+    }
+    await Promise.all(procs.map((p) => p.ready));
+    const deps = { queue: q.queue, runStore: q.runStore, s3 };
+    const warm = await submitRun(
+      { sources: [warmManifest], out: outUri, runId: `${tag}-warm`, model, preprocess, chunkSize },
+      deps,
+    );
+    await waitFinalized(q.runStore, warm.runId, timeoutMs);
+    await Promise.all(procs.map((p) => p.reset()));
+    await q.redis.config('RESETSTAT');
+    s3Counter.reset();
+    const started = performance.now();
+    const run = await submitRun(
+      { sources: [manifest], out: outUri, runId: `${tag}-run`, model, preprocess, chunkSize },
+      deps,
+    );
+    const status = await waitFinalized(q.runStore, run.runId, timeoutMs);
+    const seconds = (performance.now() - started) / 1000;
+    const s3Requests = s3Counter.snapshot();
+    const commandstats = await q.redis.info('commandstats');
+    let redisCalls = 0;
+    for (const m of commandstats.matchAll(/calls=(\d+)/g)) redisCalls += Number(m[1]);
+    const stats = await Promise.all(procs.splice(0).map((p) => p.stop()));
+    return {
+      workers,
+      images,
+      chunks: run.totalChunks,
+      ok: status.ok,
+      error: status.error,
+      seconds,
+      imagesPerSec: images / seconds,
+      redisCallsPerChunk: redisCalls / run.totalChunks,
+      s3RequestsPerChunk: Object.fromEntries(
+        Object.entries(s3Requests).map(([k, v]) => [k, v / run.totalChunks]),
+      ),
+      perWorker: stats,
+    };
+  } finally {
+    await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
+    await q.queue.obliterate({ force: true }).catch(() => undefined);
+    await q.close();
+    await rm(path.join(tmpdir(), `vgg-bench-${tag}-0.json`), { force: true });
+  }
+}
