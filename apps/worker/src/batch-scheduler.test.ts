@@ -71,4 +71,12 @@ describe('BatchScheduler', () => {
     expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     await expect(scheduler.infer(Uint8Array.of(3))).resolves.toMatchObject({ classIds: Int32Array.of(3, 4) });
   });
+
+  it('pads partial batches to one fixed shape when asked, returning results only for real images', async () => {
+    const engine = recordingEngine(1);
+    const scheduler = new BatchScheduler({ engine, request, batchSize: 4, maxWaitMs: 1, padBatches: true });
+    const [only] = await Promise.all([scheduler.infer(Uint8Array.of(7))]);
+    expect(engine.sizes).toEqual([4]);
+    expect(Array.from(only!.classIds)).toEqual([7, 8]);
+  });
 });

@@ -10,6 +10,11 @@ export interface BatchSchedulerOptions {
    * engine is busy, batches fill without waiting.
    */
   maxWaitMs?: number;
+  /**
+   * Pad partial batches with blank images to batchSize. On CUDA, cuDNN searches for kernels on every new input
+   * shape, so one fixed shape beats a smaller last batch. Default false.
+   */
+  padBatches?: boolean;
   /** Called after each inference call, for stats. */
   onBatch?: (stats: { size: number; inferenceMs: number; waitMs: number }) => void;
 }
@@ -38,6 +43,7 @@ export class BatchScheduler {
   private readonly batchSize: number;
   private readonly maxWaitMs: number;
   private readonly onBatch: BatchSchedulerOptions['onBatch'];
+  private readonly padBatches: boolean;
   private readonly queue: Pending[] = [];
   private running = false;
   private timer: NodeJS.Timeout | null = null;
@@ -48,6 +54,7 @@ export class BatchScheduler {
     this.batchSize = options.batchSize ?? 16;
     this.maxWaitMs = options.maxWaitMs ?? 25;
     this.onBatch = options.onBatch;
+    this.padBatches = options.padBatches ?? false;
   }
 
   /** Queues one preprocessed image (HWC uint8 crop). Its buffer is transferred to the engine. */
@@ -89,11 +96,13 @@ export class BatchScheduler {
     const batch = this.queue.splice(0, this.batchSize);
     this.running = true;
     const waitMs = performance.now() - batch[0]!.enqueuedAt;
+    const images = batch.map((p) => p.pixels);
+    if (this.padBatches) {
+      const size = images[0]!.byteLength;
+      while (images.length < this.batchSize) images.push(new Uint8Array(size));
+    }
     this.engine
-      .run(
-        batch.map((p) => p.pixels),
-        this.request,
-      )
+      .run(images, this.request)
       .then(
         (result) => {
           this.onBatch?.({ size: batch.length, inferenceMs: result.inferenceMs, waitMs });

@@ -356,6 +356,7 @@ export class VggWorker {
       scheduler = new BatchScheduler({
         engine: model.engine,
         batchSize: this.options.batchSize,
+        padBatches: model.engine.provider.name === 'cuda',
         request: {
           topK: Math.min(ctx.spec.output.topK, model.prepared.identity.numClasses),
           taps: ctx.spec.output.taps,
