@@ -9,11 +9,12 @@ export function scalingSvg(points, small) {
   const top = 40;
   const ceiling = small?.combinedCeiling;
   const max = Math.max(...points.map((p) => p.imagesPerSec), ceiling ?? 0) * 1.15;
-  const y = (v) => bottom - ((bottom - top) * v) / max;
+  const y = (v) => Math.round((bottom - ((bottom - top) * v) / max) * 10) / 10;
   const barW = 70;
   const gap = (width - left - 20 - points.length * barW) / (points.length + 1);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>End-to-end images/s against worker processes</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${esc(`${small?.label ?? 'small model'}: end-to-end images/s`)}</text>`,
     `<line x1="${left}" y1="${bottom}" x2="${width - 20}" y2="${bottom}" stroke="black"/>`,
@@ -45,7 +46,7 @@ export function scalingSvg(points, small) {
     );
   }
   parts.push(
-    `<text x="${width / 2}" y="${height - 10}" text-anchor="middle">worker processes on one Redis (${esc(points.length)} runs, same machine)</text>`,
+    `<text x="${width / 2}" y="${height - 10}" text-anchor="middle">worker processes on one Redis (same machine)</text>`,
   );
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
