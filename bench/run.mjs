@@ -20,7 +20,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const cache = path.join(here, '.cache');
 const quick = process.env.BENCH_QUICK === '1';
 const cores = availableParallelism();
-const workerThreads = Math.max(1, cores - 1);
+// The worker default (VggWorkerOptions.intraOpNumThreads): every core, with ORT spinning off.
+const workerThreads = cores;
 const batchSize = 16;
 const MODELS = {
   small: {

@@ -73,7 +73,7 @@ const program = new Command('vgg-worker')
       .default('cpu'),
   )
   .addOption(
-    opt('--threads <n>', 'onnxruntime intra-op threads (default: cores - 1)', 'VGG_THREADS').argParser(
+    opt('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', 'VGG_THREADS').argParser(
       positiveInt,
     ),
   )

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type Job, UnrecoverableError, Worker, WaitingError } from 'bullmq';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
@@ -183,6 +184,8 @@ export class VggWorker {
   ): Promise<ChunkJobResult> {
     const { runId, chunkIndex, uris } = job.data;
     const abort = new AbortController();
+    // One signal fans out to every fetch of the chunk, each adding a listener: no leak, so no listener cap.
+    setMaxListeners(0, abort.signal);
     signal?.addEventListener('abort', () => abort.abort(signal.reason), { once: true });
     const jobKey = `${runId}/${chunkIndex}`;
     this.active.set(jobKey, { job, token, abort });

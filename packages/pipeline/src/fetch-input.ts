@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -85,7 +85,9 @@ export async function fetchInput(uri: string, options: FetchInputOptions): Promi
       `unsupported scheme ${scheme}://; use a local path, s3:// or http(s)://`,
     );
   }
-  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  // WebCrypto hashes on the libuv pool: a multi-MB input hashed inline would stall the event loop for ms.
+  const digest = await webcrypto.subtle.digest('SHA-256', bytes);
+  return { bytes, sha256: Buffer.from(digest).toString('hex') };
 }
 
 function resolveOptions(options: FetchInputOptions): ResolvedOptions {
