@@ -29,10 +29,23 @@ export async function decodeCeiling(files, concurrency, preprocess = {}) {
  * session.run throughput with the worker's session options (same graph file from prepareModel, same thread
  * count, spinning off, full optimisation), over `count` images in batches of `batchSize`, after one warm-up batch.
  */
-export async function inferenceCeiling({ model, cacheDir, threads, batchSize, crops, options, count }) {
+export async function inferenceCeiling({
+  device = 'cpu',
+  model,
+  cacheDir,
+  threads,
+  batchSize,
+  crops,
+  options,
+  count,
+}) {
   const prepared = await prepareModel({ ...model, cacheDir });
   const session = await ort.InferenceSession.create(prepared.onnxPath, {
-    executionProviders: ['cpu'],
+    executionProviders: device.startsWith('cuda')
+      ? [{ name: 'cuda', deviceId: Number(device.split(':')[1] ?? 0) }]
+      : device === 'auto'
+        ? [{ name: 'cuda', deviceId: 0 }, 'cpu']
+        : ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',

@@ -19,6 +19,14 @@ import { scalingSvg } from './chart.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cache = path.join(here, '.cache');
 const quick = process.env.BENCH_QUICK === '1';
+// `npm run bench -- --device cuda:0` measures a GPU host: the ceiling's session and the workers use that provider
+// (the transformers.js peer stays on CPU). This machine cannot load onnxruntime's CUDA provider.
+const deviceArg = process.argv.indexOf('--device');
+const device = deviceArg >= 0 ? process.argv[deviceArg + 1] : 'cpu';
+if (!device || !/^(cpu|auto|cuda(:\d+)?)$/.test(device)) {
+  console.error(`Expected cpu, cuda, cuda:N or auto for --device but received ${JSON.stringify(device)}`);
+  process.exit(2);
+}
 const cores = availableParallelism();
 // The worker default (VggWorkerOptions.intraOpNumThreads): every core, with ORT spinning off.
 const workerThreads = cores;
@@ -32,7 +40,14 @@ const MODELS = {
   vgg16: { label: 'VGG16 @224 (seeded)', spec: { model: 'vgg16', seed: 0 }, images: quick ? 16 : 64 },
 };
 const ENQUEUE_LINES = quick ? 20_000 : 200_000;
-const results = { startedAt: new Date().toISOString(), quick, machine: machine(), models: {}, errors: [] };
+const results = {
+  startedAt: new Date().toISOString(),
+  quick,
+  device,
+  machine: machine(),
+  models: {},
+  errors: [],
+};
 const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
 
 function machine() {
@@ -91,6 +106,7 @@ for (const [key, m] of Object.entries(MODELS)) {
     r.inferenceByThreads = {};
     for (const threads of [...new Set([workerThreads, 2])]) {
       const inf = await inferenceCeiling({
+        device,
         model: m.spec,
         cacheDir: modelsDir,
         threads,
@@ -172,6 +188,7 @@ try {
     env,
     warmManifest,
     outUri: 's3://bench-out/runs',
+    workerOptions: { provider: device },
     timeoutMs: 600_000,
   };
 
