@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import { invalidOption } from 'vgg-core';
 import { FetchError } from './fetch-error.js';
 import { parseS3Uri } from './location.js';
-import { classifyS3Error } from './s3-client.js';
+import { classifyS3Error, TRANSIENT_SOCKET_CODES } from './s3-client.js';
 
 /** Options of {@link fetchInput}. */
 export interface FetchInputOptions {
@@ -349,14 +349,7 @@ function httpStatusError(uri: string, status: number): FetchError {
 }
 
 const TRANSIENT_NET_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
+  ...TRANSIENT_SOCKET_CODES,
   'ENETDOWN',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',

@@ -84,6 +84,18 @@ export interface S3ErrorInfo {
   transient: boolean;
 }
 
+/** Socket error codes after which a retry may succeed; shared by S3 and http(s) fetching. */
+export const TRANSIENT_SOCKET_CODES: readonly string[] = [
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+];
+
 const TRANSIENT_NAMES = new Set([
   'SlowDown',
   'Throttling',
@@ -94,14 +106,7 @@ const TRANSIENT_NAMES = new Set([
   'InternalError',
   'ServiceUnavailable',
   'RequestLimitExceeded',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
+  ...TRANSIENT_SOCKET_CODES,
 ]);
 
 /** Classifies an error thrown by an S3Client command (after the SDK's own retries). */
