@@ -36,6 +36,8 @@ export interface LocalRunOptions {
   pollMs?: number;
   onProgress?: (progress: RunProgress) => void;
   log?: (line: string) => void;
+  /** Also log every committed chunk. Default false: the progress bar shows them. */
+  verbose?: boolean;
 }
 
 export interface LocalRunSummary {
@@ -71,12 +73,15 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     cleanups.push(() => stopWorkers(workers));
     const workerMain = path.join(path.dirname(fileURLToPath(import.meta.resolve('vgg-worker'))), 'main.js');
     for (let i = 0; i < (options.workers ?? 1); i++) {
-      const child = spawn(process.execPath, [workerMain, ...(options.workerArgs ?? [])], {
+      const child = spawn(process.execPath, [workerMain, '--json', ...(options.workerArgs ?? [])], {
         env: { ...options.workerEnv, REDIS_URL: redisUrl },
         stdio: ['ignore', 'inherit', 'pipe'],
       });
       child.stderr?.on('data', (data: Buffer) => {
-        for (const line of data.toString().split('\n')) if (line.trim()) log(`[worker ${i + 1}] ${line}`);
+        for (const line of data.toString().split('\n')) {
+          const text = line.trim() ? describeWorkerLine(line, options.verbose ?? false) : null;
+          if (text) log(`[worker ${i + 1}] ${text}`);
+        }
       });
       workers.push(child);
     }
@@ -143,6 +148,31 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+/** Turns a worker's JSON log line into what a person running one job wants to read, or null to hide it. */
+function describeWorkerLine(line: string, verbose: boolean): string | null {
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line; // not an event: a warning printed by Node or a library
+  }
+  const seconds = (ms: unknown) => `${(Number(ms) / 1000).toFixed(1)}s`;
+  switch (event.type) {
+    case 'model-loaded':
+      return `model ${event.variant} loaded on ${event.provider} in ${seconds(event.ms)}`;
+    case 'chunk-done':
+      return verbose
+        ? `chunk ${event.chunkIndex}: ${event.ok}/${event.rows} ok in ${seconds(event.ms)}`
+        : null;
+    case 'chunk-failed':
+      return `chunk ${event.chunkIndex} attempt ${event.attempt} failed${event.final ? ' (recorded as errors)' : ''}: ${event.message}`;
+    case 'warning':
+      return `warning: ${event.message}`;
+    default:
+      return null;
   }
 }
 

@@ -21,6 +21,7 @@ interface LocalCliValues extends RunCliValues {
   device?: string;
   workerArgs?: string;
   redisUrl?: string;
+  verbose?: boolean;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -51,6 +52,7 @@ const program = addRunOptions(
     .addOption(new Option('--device <provider>', 'worker device: cpu, cuda[:N] or auto').env('VGG_DEVICE'))
     .addOption(new Option('--worker-args <args>', 'extra vgg-worker flags, space-separated'))
     .addOption(new Option('--redis-url <url>', 'use this Redis instead of a private one').env('REDIS_URL'))
+    .option('--verbose', 'log every committed chunk')
     .showHelpAfterError(),
 ).action(async (sources: string[], values: LocalCliValues, command: Command) => {
   // One machine gains nothing from big chunks, and small ones make progress visible; keep an explicit choice.
@@ -83,6 +85,7 @@ const program = addRunOptions(
     ...(values.redisUrl ? { redisUrl: values.redisUrl } : {}),
     redisSearchPath: process.env.PATH ?? '',
     workerEnv: process.env,
+    verbose: Boolean(values.verbose),
     s3: s3ClientOptionsFromEnv(process.env),
     log: (line) => {
       if (tty) process.stdout.write('\r\x1b[2K');

@@ -196,8 +196,16 @@ const program = new Command('vgg-worker')
       ...(values.localRoots ? { localRoots: list(values.localRoots) } : {}),
       onEvent: log,
     });
-    process.stderr.write(
-      `${new Date().toISOString()} worker ${worker.options.workerId} waiting for chunks on ${redactRedisUrl(values.redisUrl)} queue ${values.queue}\n`,
+    const note = (type: string, text: string, fields: Record<string, unknown>) =>
+      process.stderr.write(
+        values.json
+          ? `${JSON.stringify({ time: new Date().toISOString(), type, ...fields })}\n`
+          : `${new Date().toISOString()} ${text}\n`,
+      );
+    note(
+      'ready',
+      `worker ${worker.options.workerId} waiting for chunks on ${redactRedisUrl(values.redisUrl)} queue ${values.queue}`,
+      { workerId: worker.options.workerId, redis: redactRedisUrl(values.redisUrl), queue: values.queue },
     );
     let stopping = false;
     const stop = (signal: string) => {
@@ -206,8 +214,13 @@ const program = new Command('vgg-worker')
         process.exit(130);
       }
       stopping = true;
-      process.stderr.write(
-        `${new Date().toISOString()} ${signal}: finishing in-flight chunks (deadline ${worker.options.shutdownTimeoutMs} ms)\n`,
+      note(
+        'stopping',
+        `${signal}: finishing in-flight chunks (deadline ${worker.options.shutdownTimeoutMs} ms)`,
+        {
+          signal,
+          deadlineMs: worker.options.shutdownTimeoutMs,
+        },
       );
       worker.close().then(
         () => process.exit(0),
