@@ -4,6 +4,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSampleImages } from 'vgg-local';
+import { cancelRun } from 'vgg-producer';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';
 import { duckdbQuery, listFiles, PipelineHarness, readManifest } from './support/pipeline-harness.js';
 
@@ -239,5 +240,30 @@ describe('pipeline end to end', () => {
     });
     const status = await h.waitForRun('manifests');
     expect(status).toMatchObject({ rows: 6, ok: 6, error: 0 });
+  });
+
+  it('cancels a run: waiting chunks are removed and workers skip what is left', async () => {
+    const h = await newHarness();
+    const out = await mkdtemp(path.join(tmpdir(), 'vgg-e2e-cancel-'));
+    await h.submit({ sources: [path.join(imagesDir, 'generated')], out, runId: 'cancelled', chunkSize: 4 });
+    expect(await h.queue.getJobCounts('wait')).toEqual({ wait: 9 });
+    const { removed } = await cancelRun('cancelled', { queue: h.queue, runStore: h.runStore, s3: h.s3 });
+    expect(removed).toBe(9);
+    expect(await h.queue.getJobCounts('wait')).toEqual({ wait: 0 });
+    // A chunk that was already taken (simulated by adding one back) is skipped without output.
+    await h.queue.add('chunk', {
+      runId: 'cancelled',
+      chunkIndex: 0,
+      uris: [path.join(imagesDir, 'generated', 'x.jpg')],
+    });
+    const worker = await h.startWorker({ workerId: 'after-cancel' });
+    for (;;) {
+      if ((await h.queue.getJobCounts('wait', 'active')).wait === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await worker.close(5_000);
+    expect(await h.runStore.getState('cancelled')).toBe('cancelled');
+    expect(await h.runStore.committedChunkIndexes('cancelled')).toEqual(new Set());
+    await expect(listFiles(path.join(out, 'cancelled'))).rejects.toThrow();
   });
 });

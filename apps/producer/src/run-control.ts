@@ -27,18 +27,27 @@ export class RunNotFoundError extends Error {
   }
 }
 
-/** Stops a run: waiting chunks are removed, and workers skip the run's chunks from now on. */
+/** Stops a run: its queued chunks are removed, and workers skip the run's chunks from now on. */
 export async function cancelRun(runId: string, deps: RunControlDeps): Promise<{ removed: number }> {
   const status = await deps.runStore.status(runId);
   if (!status) throw new RunNotFoundError(runId);
   await deps.runStore.cancel(runId);
+  // Jobs of retried chunks have generated ids, so match on the job data rather than guessing ids. Pages shift as
+  // jobs are removed, hence the restart from the first page after each removal round.
   let removed = 0;
-  const total = status.totalChunks ?? 0;
-  for (let i = 0; i < total; i++) {
-    for (const id of [chunkJobId(runId, i), chunkJobId(runId, i, 1)]) {
-      // remove() refuses jobs that are locked by a worker; those finish or get skipped.
-      removed += (await deps.queue.remove(id)) === 1 ? 1 : 0;
-    }
+  const page = 1_000;
+  for (let start = 0; ; ) {
+    const jobs = await deps.queue.getJobs(
+      ['wait', 'delayed', 'prioritized'],
+      start,
+      start + page - 1,
+      true,
+    );
+    if (jobs.length === 0) break;
+    const ours = jobs.filter((job) => job?.data.runId === runId);
+    // remove() refuses jobs that a worker holds; those finish or are skipped by the worker.
+    for (const job of ours) removed += (await deps.queue.remove(job.id!)) === 1 ? 1 : 0;
+    start += jobs.length - ours.length;
   }
   return { removed };
 }
