@@ -1,59 +1,17 @@
 // Private loopback servers for one benchmark run: redis-server (no persistence, noeviction) and fauxqs (S3).
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { buildApp } from 'fauxqs';
-import { Redis } from 'ioredis';
+import { RedisServerProcess } from 'vgg-local';
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
+/** The project's own private redis-server launcher (no persistence, noeviction), killed if the bench dies. */
 export async function startRedis() {
-  const dir = await mkdtemp(path.join(tmpdir(), 'vgg-bench-redis-'));
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const kill = () => child.kill('SIGKILL');
+  const server = await RedisServerProcess.create({ searchPath: process.env.PATH ?? '' });
+  const kill = () => server.kill();
   process.once('exit', kill);
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.config('SET', 'maxmemory-policy', 'noeviction');
-      await client.quit();
-      break;
-    } catch (error) {
-      client.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on ${port}`, { cause: error });
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
   return {
-    url,
+    url: server.url,
     stop: async () => {
       process.removeListener('exit', kill);
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
+      await server.close();
     },
   };
 }
