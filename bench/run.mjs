@@ -1,5 +1,6 @@
 // `npm run bench`: ceilings, peer, end-to-end, scaling, memory and enqueue rate in one run on this machine.
-// Results: bench/results.json, bench/scaling.svg, and a table on stdout. BENCH_QUICK=1 shrinks every size.
+// Results: bench/results.json, bench/scaling.svg, and a table on stdout. BENCH_QUICK=1 shrinks every size and
+// writes to bench/.cache/quick/ instead.
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -310,9 +311,12 @@ try {
 }
 
 results.finishedAt = new Date().toISOString();
-await writeFile(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+// A quick smoke run must not overwrite the figures BENCHMARKS.md quotes.
+const outDir = quick ? path.join(cache, 'quick') : here;
+await mkdir(outDir, { recursive: true });
+await writeFile(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 if (results.scaling?.length)
-  await writeFile(path.join(here, 'scaling.svg'), scalingSvg(results.scaling, results.models.small));
+  await writeFile(path.join(outDir, 'scaling.svg'), scalingSvg(results.scaling, results.models.small));
 printTable(results);
 
 function printTable(res) {
