@@ -37,12 +37,7 @@ export async function cancelRun(runId: string, deps: RunControlDeps): Promise<{ 
   let removed = 0;
   const page = 1_000;
   for (let start = 0; ; ) {
-    const jobs = await deps.queue.getJobs(
-      ['wait', 'delayed', 'prioritized'],
-      start,
-      start + page - 1,
-      true,
-    );
+    const jobs = await deps.queue.getJobs(['wait', 'delayed', 'prioritized'], start, start + page - 1, true);
     if (jobs.length === 0) break;
     const ours = jobs.filter((job) => job?.data.runId === runId);
     // remove() refuses jobs that a worker holds; those finish or are skipped by the worker.
