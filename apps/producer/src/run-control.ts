@@ -2,8 +2,7 @@ import type { Queue } from 'bullmq';
 import {
   type ChunkJobData,
   chunkJobId,
-  parseLocation,
-  openObjectStore,
+  openRunOutput,
   readShardUris,
   type RunStore,
   type RunStatus,
@@ -63,7 +62,7 @@ export async function retryFailed(
     (r) => r.failed || Object.keys(r.errorsByReason).some((reason) => reasons.has(reason)),
   );
   if (targets.length === 0) return { chunks: 0, images: 0 };
-  const store = openObjectStore(parseLocation(`${status.spec.output.out}/${runId}`), { s3: deps.s3 });
+  const store = openRunOutput(status.spec.output.out, runId, { s3: deps.s3 });
   const generation = Date.now();
   const jobs: { name: string; data: ChunkJobData; opts: object }[] = [];
   for (const record of targets) {

@@ -5,7 +5,7 @@ import {
   chunkJobId,
   finalizeRun,
   listSource,
-  openObjectStore,
+  openRunOutput,
   parseLocation,
   type RunModelSpec,
   type RunOutputSpec,
@@ -91,7 +91,7 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     chunkSize,
   };
   const { created, spec: stored } = await deps.runStore.createOrResume(spec);
-  const store = openObjectStore(parseLocation(`${out}/${runId}`), { s3: deps.s3 });
+  const store = openRunOutput(out, runId, { s3: deps.s3 });
 
   const committed = created ? new Set<number>() : await deps.runStore.committedChunkIndexes(runId);
   const existingShards = new Set<string>();

@@ -17,8 +17,7 @@ import {
   fetchInput,
   finalizeRun,
   type ObjectStore,
-  openObjectStore,
-  parseLocation,
+  openRunOutput,
   RunStore,
   type RunModelBinding,
   type RunSpec,
@@ -38,6 +37,8 @@ interface LoadedModel {
   prepared: PreparedModel;
   engine: InferenceEngine;
   users: number;
+  /** Runs already checked against this model's hash; the binding never changes once made. */
+  boundRuns: Set<string>;
 }
 
 interface RunContext {
@@ -117,7 +118,7 @@ export class VggWorker {
   private async recordFailedChunk(job: Job<ChunkJobData>, error: Error): Promise<void> {
     if (!(await job.isFailed())) return;
     const { runId, chunkIndex, uris } = job.data;
-    if ((await this.runStore.committedChunkIndexes(runId)).has(chunkIndex)) return;
+    if (await this.runStore.hasChunk(runId, chunkIndex)) return;
     if ((await this.runStore.getState(runId)) === 'cancelled') return;
     const ctx = await this.runContext(runId);
     this.options.onEvent?.({
@@ -251,7 +252,7 @@ export class VggWorker {
         if (!spec) throw new UnrecoverableError(`Run ${runId} has no spec in Redis; was it deleted?`);
         return {
           spec,
-          store: openObjectStore(parseLocation(joinUri(spec.output.out, runId)), { s3: this.options.s3 }),
+          store: openRunOutput(spec.output.out, runId, { s3: this.options.s3 }),
           layout: null,
         };
       })();
@@ -330,10 +331,11 @@ export class VggWorker {
       untrained: prepared.identity.untrained,
       ms: performance.now() - started,
     });
-    return { key, prepared, engine, users: 0 };
+    return { key, prepared, engine, users: 0, boundRuns: new Set() };
   }
 
   private async checkModelHash(runId: string, model: LoadedModel, spec: RunSpec): Promise<void> {
+    if (model.boundRuns.has(runId)) return;
     const identity = model.prepared.identity;
     const binding: RunModelBinding = {
       identity: { ...identity },
@@ -350,6 +352,7 @@ export class VggWorker {
       model.users -= 1;
       throw new ModelMismatchError(runId, bound, model.prepared.identity.weightsSha256);
     }
+    model.boundRuns.add(runId);
   }
 
   private scheduler(ctx: RunContext, model: LoadedModel): BatchScheduler {
@@ -573,10 +576,6 @@ export class ModelMismatchError extends UnrecoverableError {
 function providerName(model: LoadedModel): string {
   const p = model.engine.provider;
   return p.name === 'cuda' ? `cuda:${p.deviceId ?? 0}` : 'cpu';
-}
-
-export function joinUri(base: string, child: string): string {
-  return `${base.replace(/\/+$/, '')}/${child}`;
 }
 
 async function fetchWithRetry(

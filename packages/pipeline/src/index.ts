@@ -2,7 +2,7 @@ export { LocalObjectStore } from './local-object-store.js';
 export type { LocalObjectStoreOptions } from './local-object-store.js';
 export { formatS3Uri, parseLocation, parseS3Uri } from './location.js';
 export type { Location } from './location.js';
-export { openObjectStore, validateKey, validatePrefix } from './object-store.js';
+export { openObjectStore, openRunOutput, validateKey, validatePrefix } from './object-store.js';
 export type { ObjectInfo, ObjectStore, OpenObjectStoreDeps, PutOptions } from './object-store.js';
 export { S3ObjectStore } from './s3-object-store.js';
 export type { S3ObjectStoreOptions } from './s3-object-store.js';

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { invalidOption } from 'vgg-core';
 import { LocalObjectStore } from './local-object-store.js';
-import type { Location } from './location.js';
+import { type Location, parseLocation } from './location.js';
 import { S3ObjectStore } from './s3-object-store.js';
 
 /** Options of {@link ObjectStore.put}. */
@@ -57,6 +57,14 @@ export function openObjectStore(location: Location, deps: OpenObjectStoreDeps): 
     case 'http':
       throw invalidOption('output location', 's3:// URI or local directory', location.url);
   }
+}
+
+/**
+ * Opens the output directory of one run, `<out>/<runId>/`, where its shards and manifest live. Producers, workers
+ * and run control all address a run's outputs through this one function.
+ */
+export function openRunOutput(out: string, runId: string, deps: OpenObjectStoreDeps): ObjectStore {
+  return openObjectStore(parseLocation(`${out.replace(/\/+$/, '')}/${runId}`), deps);
 }
 
 /**

@@ -136,6 +136,10 @@ export class RunStore {
     await this.redis.hdel(this.chunksKey(runId), ...chunkIndexes.map(String));
   }
 
+  async hasChunk(runId: string, chunkIndex: number): Promise<boolean> {
+    return (await this.redis.hexists(this.chunksKey(runId), String(chunkIndex))) === 1;
+  }
+
   async committedChunkIndexes(runId: string): Promise<Set<number>> {
     const fields = await this.redis.hkeys(this.chunksKey(runId));
     return new Set(fields.map(Number));
@@ -219,15 +223,6 @@ export class RunStore {
       manifestWrittenAt: hash.manifestWrittenAt ?? null,
       records,
     };
-  }
-
-  /** Deletes every key of the run (not its outputs). */
-  async deleteRun(runId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .del(this.runKey(runId), this.chunksKey(runId), this.lockKey(runId))
-      .zrem(this.runsKey(), runId)
-      .exec();
   }
 }
 
