@@ -3,7 +3,7 @@
 // (for predict: at least one image was classified; undecodable images are reported per image), 1 when predict
 // could classify none of its images, 2 for usage errors and for models or providers that cannot load.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { VggError } from './errors.js';
+import { isVggError } from './errors.js';
 import {
   describeProvider,
   type ExecutionProviderSetting,
@@ -267,7 +267,7 @@ try {
   if (error instanceof CommanderError) {
     // Commander already printed the message (or the help).
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-  } else if (error instanceof VggError) {
+  } else if (isVggError(error)) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exitCode = EXIT_USAGE;
   } else {

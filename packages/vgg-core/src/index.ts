@@ -1,8 +1,16 @@
 // Public API of vgg-core. Each section is owned by one part of the package;
 // add exports to your own section only.
 
-export { VggError, invalidOption } from './errors.js';
-export type { VggErrorCode } from './errors.js';
+// Errors: match on `code` with isVggError(error, 'VGG_...'); instanceof also works across copies of the package.
+export {
+  ImageDecodeError,
+  invalidOption,
+  isVggError,
+  VGG_ERROR_CODES,
+  VggError,
+  VggWeightsError,
+} from './errors.js';
+export type { ImageErrorReason, VggErrorCode, VggErrorFor, WeightsProblem } from './errors.js';
 
 // --- model: configurations, weights, ONNX building, inspection ---
 export {
@@ -41,8 +49,7 @@ export type {
   WriteSafetensorsResult,
 } from './safetensors.js';
 export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './half-float.js';
-export { checkStateDict, VggWeightsError } from './weights-check.js';
-export type { WeightsProblem } from './weights-check.js';
+export { checkStateDict } from './weights-check.js';
 export {
   SEEDED_INIT_VERSION,
   seededStateDictEntries,
@@ -70,8 +77,6 @@ export { formatLayerTable, inspectModel, layerTableToJson } from './layer-table.
 export type { LayerRow, LayerTable, ReceptiveField } from './layer-table.js';
 
 // --- runtime: preprocessing, labels, inference engine ---
-export { ImageDecodeError } from './image-decode-error.js';
-export type { ImageErrorReason } from './image-decode-error.js';
 export { resolvePreprocessOptions } from './preprocess-options.js';
 export type {
   ChannelTriple,

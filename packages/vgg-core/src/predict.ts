@@ -1,8 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { invalidOption } from './errors.js';
+import { type ImageErrorReason, invalidOption, isVggError } from './errors.js';
 import { float16ToFloat32 } from './half-float.js';
-import { type ImageErrorReason, ImageDecodeError } from './image-decode-error.js';
 import type { InferenceEngine } from './inference-engine.js';
 import type { EmbeddingDtype, InferenceRequest } from './inference-protocol.js';
 import { classLabel } from './labels.js';
@@ -150,7 +149,7 @@ async function decodeFile(
       await writeFile(join(dumpPixelsDir, `${basename(file)}.rgb`), image.pixels);
     return { file, image };
   } catch (error) {
-    if (error instanceof ImageDecodeError)
+    if (isVggError(error, 'VGG_IMAGE_DECODE'))
       return { file, ok: false, error: error.reason, message: error.message };
     throw error;
   }

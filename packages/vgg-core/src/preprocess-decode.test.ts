@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError } from './image-decode-error.js';
+import { ImageDecodeError } from './errors.js';
 import { decodeImage, resizedSize } from './preprocess-decode.js';
 import { resolvePreprocessOptions } from './preprocess-options.js';
 

@@ -1,5 +1,5 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { type ImageErrorReason, ImageDecodeError } from './image-decode-error.js';
+import { type ImageErrorReason, ImageDecodeError } from './errors.js';
 import type { ResolvedPreprocessOptions } from './preprocess-options.js';
 import { isTruncated, sniffFormat } from './preprocess-truncation.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VggError } from './errors.js';
+import { type VggError, VggWeightsError } from './errors.js';
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './half-float.js';
 import { resolveVggConfig } from './model-config.js';
 import {
@@ -13,7 +13,7 @@ import {
   writeSafetensors,
 } from './safetensors.js';
 import { stateDictSpec } from './state-dict.js';
-import { checkStateDict, VggWeightsError } from './weights-check.js';
+import { checkStateDict } from './weights-check.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,37 +1,7 @@
-import { VggError } from './errors.js';
+import { VggWeightsError } from './errors.js';
 import type { VggConfig } from './model-config.js';
 import { CONVERTIBLE_FLOAT_DTYPES, type SafetensorsHeader } from './safetensors.js';
 import { numel, stateDictSpec } from './state-dict.js';
-
-/** What is wrong with one tensor of a weights file. */
-export type WeightsProblem = 'missing' | 'unexpected' | 'shape' | 'dtype';
-
-/** A weights file does not fit the model: names the tensor and the expected versus actual shape or dtype. */
-export class VggWeightsError extends VggError {
-  readonly problem: WeightsProblem;
-  readonly tensor: string;
-  readonly expectedShape: readonly number[] | null;
-  readonly actualShape: readonly number[] | null;
-  readonly path: string;
-  constructor(
-    fields: {
-      problem: WeightsProblem;
-      tensor: string;
-      expectedShape: readonly number[] | null;
-      actualShape: readonly number[] | null;
-      path: string;
-    },
-    message: string,
-  ) {
-    super('VGG_WEIGHTS', message);
-    this.name = 'VggWeightsError';
-    this.problem = fields.problem;
-    this.tensor = fields.tensor;
-    this.expectedShape = fields.expectedShape;
-    this.actualShape = fields.actualShape;
-    this.path = fields.path;
-  }
-}
 
 /** Whether every tensor the graph reads is already float32 (so the file can be mapped as is). */
 export function needsFloat32Conversion(header: SafetensorsHeader, config: VggConfig): boolean {
