@@ -1,6 +1,6 @@
 // Private loopback servers for one benchmark run: redis-server (no persistence, noeviction) and fauxqs (S3).
 import { buildApp } from 'fauxqs';
-import { RedisServerProcess } from 'vgg-local';
+import { RedisServerProcess } from 'vgg-local-kit';
 
 /** The project's own private redis-server launcher (no persistence, noeviction), killed if the bench dies. */
 export async function startRedis() {

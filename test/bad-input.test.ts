@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { outputUri } from 'vgg-pipeline';
+import { redactUri } from 'vgg-pipeline';
 import { duckdbQuery, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
@@ -73,7 +73,7 @@ describe('bad input through the whole pipeline', () => {
       [`${origin}/huge.jpg`]: { outcome: 'error', reasons: ['too_large'] },
     };
     // Outputs carry URIs without their signatures.
-    const httpOut = Object.fromEntries(Object.entries(http).map(([uri, spec]) => [outputUri(uri), spec]));
+    const httpOut = Object.fromEntries(Object.entries(http).map(([uri, spec]) => [redactUri(uri), spec]));
 
     await harness.startWorker({
       workerId: 'bad-input',

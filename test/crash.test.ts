@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureSampleImages } from 'vgg-local';
+import { ensureSampleImages } from 'vgg-local-kit';
 import { s3ClientForTests } from './support/s3.js';
 import { duckdbQuery, listFiles, PipelineHarness, readManifest } from './support/pipeline-harness.js';
 import { WorkerProcess } from './support/worker-process.js';

@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { ensureSampleImages } from 'vgg-local';
+import { ensureSampleImages } from 'vgg-local-kit';
 import { chunkJobId, finalizeRun, LocalObjectStore, type RunSpec } from 'vgg-pipeline';
 import { duckdbQuery, PipelineHarness, readManifest } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveVggConfig, writeSeededWeights } from 'vgg-core';
-import { ensureSampleImages } from 'vgg-local';
+import { ensureSampleImages } from 'vgg-local-kit';
 import { createS3Client, type Manifest } from 'vgg-pipeline';
 import { retryFailed } from 'vgg-producer';
 import { FaultProxy } from './support/fault-proxy.js';

@@ -7,7 +7,7 @@
  * even when tests fail; an exit hook kills redis if the runner dies first.
  */
 import { buildApp } from 'fauxqs';
-import { RedisServerProcess } from 'vgg-local';
+import { RedisServerProcess } from 'vgg-local-kit';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {

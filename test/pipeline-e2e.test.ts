@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureSampleImages } from 'vgg-local';
+import { ensureSampleImages } from 'vgg-local-kit';
 import { cancelRun } from 'vgg-producer';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';
 import { duckdbQuery, listFiles, PipelineHarness, readManifest } from './support/pipeline-harness.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureSampleImages, freePort } from 'vgg-local';
+import { ensureSampleImages, freePort } from 'vgg-local-kit';
 import { WorkerProcess } from './support/worker-process.js';
 
 const run = promisify(execFile);

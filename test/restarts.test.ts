@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureSampleImages, RedisServerProcess } from 'vgg-local';
+import { ensureSampleImages, RedisServerProcess } from 'vgg-local-kit';
 import { duckdbQuery, listFiles, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 import { WorkerProcess } from './support/worker-process.js';

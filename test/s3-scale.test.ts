@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ensureSampleImages } from 'vgg-local';
+import { ensureSampleImages } from 'vgg-local-kit';
 import type { Manifest } from 'vgg-pipeline';
 import { duckdbQuery, listFiles, PipelineHarness } from './support/pipeline-harness.js';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';

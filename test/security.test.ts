@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FetchError, fetchInput, NetworkPolicy } from 'vgg-pipeline';
-import { InputGuard } from 'vgg-worker';
+import { FetchError, fetchInput, InputGuard, NetworkPolicy } from 'vgg-pipeline';
+
 import { s3ClientForTests } from './support/s3.js';
 
 const servers: Server[] = [];

@@ -13,7 +13,7 @@ import {
   type S3ClientOptions,
   createS3Client,
 } from 'vgg-pipeline';
-import { RedisServerProcess } from './redis-server-process.js';
+import { RedisServerProcess } from 'vgg-local-kit';
 
 export interface LocalRunOptions {
   sources: string[];

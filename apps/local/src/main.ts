@@ -11,7 +11,7 @@ import {
 } from 'vgg-producer';
 import { s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { formatSummary, runLocal } from './local-run.js';
-import { ensureSampleImages } from './sample-images.js';
+import { ensureSampleImages } from 'vgg-local-kit';
 
 interface LocalCliValues extends RunCliValues {
   out: string;

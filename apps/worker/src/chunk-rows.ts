@@ -1,4 +1,4 @@
-import { outputUri, type ShardColumns } from 'vgg-pipeline';
+import { redactUri, type ShardColumns } from 'vgg-pipeline';
 
 /** One input's outcome inside a chunk. */
 export interface RowResult {
@@ -58,7 +58,7 @@ export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout):
   });
   return {
     // Presigned signatures and user:password never reach the outputs.
-    uri: rows.map((r) => outputUri(r.uri)),
+    uri: rows.map((r) => redactUri(r.uri)),
     status: rows.map((r) => r.status),
     error: rows.map((r) => r.error),
     width: rows.map((r) => r.width),

@@ -1,4 +1,3 @@
 export { BatchScheduler, type BatchSchedulerOptions, type ImageInference } from './batch-scheduler.js';
 export { type ChunkJobResult, ModelMismatchError, VggWorker } from './vgg-worker.js';
 export { resolveWorkerOptions, type VggWorkerOptions, type WorkerEvent } from './worker-options.js';
-export { InputGuard, type InputGuardOptions } from './input-guard.js';

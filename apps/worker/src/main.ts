@@ -6,7 +6,7 @@ import {
   createS3Client,
   DEFAULT_KEY_PREFIX,
   DEFAULT_QUEUE_NAME,
-  redactRedisUrl,
+  redactUri,
   s3ClientOptionsFromEnv,
 } from 'vgg-pipeline';
 import { VggWorker } from './vgg-worker.js';
@@ -204,8 +204,8 @@ const program = new Command('vgg-worker')
       );
     note(
       'ready',
-      `worker ${worker.options.workerId} waiting for chunks on ${redactRedisUrl(values.redisUrl)} queue ${values.queue}`,
-      { workerId: worker.options.workerId, redis: redactRedisUrl(values.redisUrl), queue: values.queue },
+      `worker ${worker.options.workerId} waiting for chunks on ${redactUri(values.redisUrl)} queue ${values.queue}`,
+      { workerId: worker.options.workerId, redis: redactUri(values.redisUrl), queue: values.queue },
     );
     let stopping = false;
     const stop = (signal: string) => {

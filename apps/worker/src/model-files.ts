@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { parseS3Uri, redactUri } from 'vgg-pipeline';
+import { isRemoteUri, parseS3Uri, redactUri, schemeOf } from 'vgg-pipeline';
 
 export interface ModelFilesOptions {
   /** Directory where remote weights and ONNX files are cached. */
@@ -29,7 +29,7 @@ export class ModelFiles {
 
   /** A local path for the model file at `uri` (a local path is returned as is). */
   localPath(uri: string): Promise<string> {
-    if (!/^(s3|https?):\/\//i.test(uri)) return Promise.resolve(path.resolve(uri.replace(/^file:\/\//, '')));
+    if (!isRemoteUri(uri)) return Promise.resolve(path.resolve(uri.replace(/^file:\/\//, '')));
     let pending = this.inFlight.get(uri);
     if (!pending) {
       pending = this.download(uri).finally(() => this.inFlight.delete(uri));
@@ -79,7 +79,7 @@ export class ModelFiles {
   }
 
   private async open(uri: string): Promise<Readable> {
-    if (uri.toLowerCase().startsWith('s3://')) {
+    if (schemeOf(uri) === 's3') {
       const { bucket, key } = parseS3Uri(uri);
       const response = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       if (!response.Body) throw new Error('empty response body');

@@ -25,7 +25,7 @@ import {
 } from 'vgg-pipeline';
 import { BatchScheduler } from './batch-scheduler.js';
 import { type ColumnLayout, errorRow, type RowResult, rowsToColumns } from './chunk-rows.js';
-import { InputGuard } from './input-guard.js';
+import { InputGuard } from 'vgg-pipeline';
 import { ModelFiles } from './model-files.js';
 import { ShardEncoder } from './shard-encoder.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';

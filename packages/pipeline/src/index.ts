@@ -1,39 +1,83 @@
-export { LocalObjectStore } from './local-object-store.js';
-export type { LocalObjectStoreOptions } from './local-object-store.js';
-export { formatS3Uri, parseLocation, parseS3Uri } from './location.js';
-export type { Location } from './location.js';
-export { openObjectStore, openRunOutput, validateKey, validatePrefix } from './object-store.js';
-export type { ObjectInfo, ObjectStore, OpenObjectStoreDeps, PutOptions } from './object-store.js';
-export { S3ObjectStore } from './s3-object-store.js';
-export type { S3ObjectStoreOptions } from './s3-object-store.js';
-export { classifyS3Error, createS3Client } from './s3-client.js';
-export type { S3ClientOptions, S3ErrorInfo } from './s3-client.js';
-export { StorageError } from './storage-error.js';
-export type { StorageErrorCode, StorageOperation } from './storage-error.js';
+// Public API of vgg-pipeline, by part. Nothing outside this package imports its files directly.
+
+// --- errors and URIs: the package's shared vocabulary ---
 export {
-  IMAGE_EXTENSIONS,
-  csvRecords,
-  isImageName,
-  listSource,
-  manifestFormatOf,
-  textLines,
-} from './sources.js';
-export type { ListSourceDeps, ManifestFormat } from './sources.js';
-export { SourceError } from './source-error.js';
-export type { SourceErrorCode } from './source-error.js';
-export { fetchInput } from './fetch-input.js';
-export type { FetchedInput, FetchInputOptions } from './fetch-input.js';
-export { FetchError, redactUri } from './fetch-error.js';
-export type { FetchErrorReason } from './fetch-error.js';
-export { encodeParquetShard, readParquetShardRowCount } from './parquet-shard.js';
-export type { ParquetShardOptions, ShardColumns } from './parquet-shard.js';
-export { encodeNpy } from './npy.js';
+  FetchError,
+  ForbiddenAddressError,
+  invalidOption,
+  isPipelineError,
+  OptionError,
+  PipelineError,
+  RunError,
+  runNotFound,
+  SourceError,
+  StorageError,
+} from './errors.js';
+export type {
+  FetchErrorReason,
+  PipelineErrorCode,
+  PipelineErrors,
+  RunErrorCode,
+  SourceErrorCode,
+  StorageErrorCode,
+  StorageOperation,
+} from './errors.js';
 export {
-  buildManifest,
-  MANIFEST_FORMAT,
-  parseManifest,
-  serializeManifest,
-} from './manifest.js';
+  formatS3Uri,
+  isHttpUri,
+  isRemoteUri,
+  isSecretParam,
+  parseS3Uri,
+  redactUri,
+  schemeOf,
+} from './uri.js';
+
+// --- storage: object stores for outputs ---
+export { LocalObjectStore } from './storage/local-object-store.js';
+export type { LocalObjectStoreOptions } from './storage/local-object-store.js';
+export { parseLocation } from './storage/location.js';
+export type { Location } from './storage/location.js';
+export { validateKey, validatePrefix } from './storage/object-store.js';
+export type { ObjectInfo, ObjectStore, PutOptions } from './storage/object-store.js';
+export { openObjectStore } from './storage/open-object-store.js';
+export type { OpenObjectStoreDeps } from './storage/open-object-store.js';
+export { S3ObjectStore } from './storage/s3-object-store.js';
+export type { S3ObjectStoreOptions } from './storage/s3-object-store.js';
+export { classifyS3Error, createS3Client, s3ClientOptionsFromEnv } from './storage/s3-client.js';
+export type { Env, S3ClientOptions, S3ErrorInfo } from './storage/s3-client.js';
+
+// --- formats: Parquet shards and .npy files ---
+export { encodeNpy } from './formats/npy.js';
+export { encodeParquetShard, readParquetShardRowCount } from './formats/parquet-shard.js';
+export type { ParquetShardOptions, ShardColumns } from './formats/parquet-shard.js';
+export { readShardSummary, readShardUris } from './formats/shard-reader.js';
+export type { ShardSummaryColumns } from './formats/shard-reader.js';
+
+// --- inputs: listing sources, fetching bytes, what a worker may reach ---
+export { fetchInput } from './inputs/fetch-input.js';
+export type { FetchedInput, FetchInputOptions } from './inputs/fetch-input.js';
+export { InputGuard } from './inputs/input-guard.js';
+export type { InputGuardOptions } from './inputs/input-guard.js';
+export { NetworkPolicy } from './inputs/network-policy.js';
+export type { NetworkPolicyOptions } from './inputs/network-policy.js';
+export { IMAGE_EXTENSIONS, isImageName, manifestFormatOf } from './inputs/source-kinds.js';
+export type { ManifestFormat } from './inputs/source-kinds.js';
+export { listSource } from './inputs/sources.js';
+export type { ListSourceDeps } from './inputs/sources.js';
+export { csvRecords, textLines } from './inputs/text-records.js';
+
+// --- queue: Redis connections and chunk jobs ---
+export { chunkJobId, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from './queue/chunk-jobs.js';
+export type { ChunkJobData } from './queue/chunk-jobs.js';
+export { createRedisConnection } from './queue/redis-connection.js';
+export type { RedisConnectionOptions } from './queue/redis-connection.js';
+
+// --- run: the run contract ---
+export { recoverChunkRecord } from './run/chunk-record.js';
+export type { ChunkRecord } from './run/chunk-record.js';
+export { finalizeRun } from './run/finalize-run.js';
+export type { FinalizeRunOptions, RunModelBinding } from './run/finalize-run.js';
+export { buildManifest, MANIFEST_FORMAT, parseManifest, serializeManifest } from './run/manifest.js';
 export type {
   BuildManifestInput,
   JsonValue,
@@ -43,27 +87,9 @@ export type {
   ManifestShard,
   ManifestTap,
   ShardSummary,
-} from './manifest.js';
-export { finalizeRun } from './finalize-run.js';
-export type { FinalizeRunOptions, RunModelBinding } from './finalize-run.js';
-export { createRedisConnection, redactRedisUrl } from './redis-connection.js';
-export type { RedisConnectionOptions } from './redis-connection.js';
-export { chunkJobId, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from './queue-contract.js';
-export type { ChunkJobData } from './queue-contract.js';
-export { generateRunId, MANIFEST_KEY, shardKeyFor, validateRunId } from './run-spec.js';
-export type {
-  ChunkRecord,
-  RunModelSpec,
-  RunOutputSpec,
-  RunPreprocessSpec,
-  RunSpec,
-  RunState,
-} from './run-spec.js';
-export { RunConflictError, RunStore } from './run-store.js';
-export type { RunStatus, RunStoreOptions } from './run-store.js';
-export { readShardUris, recoverChunkRecord } from './shard-reader.js';
-export { s3ClientOptionsFromEnv } from './env-config.js';
-export type { Env } from './env-config.js';
-export { ForbiddenAddressError, NetworkPolicy } from './network-policy.js';
-export type { NetworkPolicyOptions } from './network-policy.js';
-export { outputUri } from './output-uri.js';
+} from './run/manifest.js';
+export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
+export { generateRunId, validateRunId } from './run/run-spec.js';
+export type { RunModelSpec, RunOutputSpec, RunPreprocessSpec, RunSpec, RunState } from './run/run-spec.js';
+export { RunStore } from './run/run-store.js';
+export type { RunStatus, RunStoreOptions } from './run/run-store.js';

@@ -1,0 +1,157 @@
+import { FetchError } from '../errors.js';
+import { TRANSIENT_SOCKET_CODES } from '../storage/s3-client.js';
+import type { ResolvedFetchOptions } from './fetch-options.js';
+import { readLimited, StallTimer } from './stall-timer.js';
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Fetches an `http(s)://` URL up to maxBytes, following redirects by hand so every hop passes `checkUrl` and the
+ * dispatcher's address check.
+ */
+export async function fetchHttp(uri: string, options: ResolvedFetchOptions): Promise<Uint8Array> {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (cause) {
+    throw new FetchError('invalid_uri', uri, 'not a valid URL', { cause });
+  }
+  for (let redirects = 0; ; redirects++) {
+    const current = url.toString();
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new FetchError('invalid_uri', uri, `redirected to unsupported scheme ${url.protocol}//`);
+    }
+    if (url.username !== '' || url.password !== '') {
+      throw new FetchError(
+        'invalid_uri',
+        current,
+        'credentials in URLs are not supported; use a presigned URL',
+      );
+    }
+    if (options.checkUrl !== undefined) {
+      try {
+        await options.checkUrl(url);
+      } catch (cause) {
+        if (cause instanceof FetchError) throw cause;
+        const detail = cause instanceof Error ? cause.message : String(cause);
+        throw new FetchError('forbidden', current, `refused by address check: ${detail}`, { cause });
+      }
+    }
+    const timer = new StallTimer(options.signal);
+    try {
+      timer.arm(options.connectTimeoutMs);
+      let response: Response;
+      try {
+        const init: RequestInit = {
+          redirect: 'manual',
+          signal: timer.signal,
+          headers: { 'user-agent': options.userAgent, accept: 'image/*,*/*;q=0.8' },
+        };
+        // npm undici's Dispatcher type differs nominally from the undici-types one in RequestInit; at runtime
+        // Node's fetch accepts either.
+        if (options.dispatcher !== undefined) Object.assign(init, { dispatcher: options.dispatcher });
+        response = await fetch(url, init);
+      } catch (cause) {
+        throw mapHttpFailure(cause, current, options, timer, 'waiting for response headers');
+      }
+      const status = response.status;
+      if (REDIRECT_STATUSES.has(status)) {
+        await response.body?.cancel().catch(() => {});
+        const location = response.headers.get('location');
+        if (location === null) {
+          throw new FetchError('http_error', current, `HTTP ${status} redirect without Location`, { status });
+        }
+        if (redirects >= options.maxRedirects) {
+          throw new FetchError('redirect_loop', uri, `more than ${options.maxRedirects} redirects`, {
+            status,
+          });
+        }
+        try {
+          url = new URL(location, url);
+        } catch (cause) {
+          throw new FetchError('invalid_uri', current, 'redirect to an invalid Location', { cause, status });
+        }
+        continue;
+      }
+      if (!response.ok) {
+        await response.body?.cancel().catch(() => {});
+        throw httpStatusError(current, status);
+      }
+      const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        await response.body?.cancel().catch(() => {});
+        throw new FetchError('too_large', current, `${declared} bytes exceeds maxBytes ${options.maxBytes}`, {
+          status,
+        });
+      }
+      if (response.body === null) return new Uint8Array(0);
+      const reader = response.body.getReader();
+      try {
+        return await readLimited(readerChunks(reader), current, options, timer, () => {
+          reader.cancel().catch(() => {});
+        });
+      } catch (cause) {
+        throw mapHttpFailure(cause, current, options, timer, 'reading the body');
+      }
+    } finally {
+      timer.clear();
+    }
+  }
+}
+
+async function* readerChunks(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
+function httpStatusError(uri: string, status: number): FetchError {
+  if (status === 404 || status === 410) return new FetchError('not_found', uri, `HTTP ${status}`, { status });
+  if (status === 401 || status === 403) return new FetchError('forbidden', uri, `HTTP ${status}`, { status });
+  const transient = status >= 500 || status === 408 || status === 429;
+  return new FetchError('http_error', uri, `HTTP ${status}`, { status, transient });
+}
+
+const TRANSIENT_NET_CODES = new Set([
+  ...TRANSIENT_SOCKET_CODES,
+  'ENETDOWN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function mapHttpFailure(
+  cause: unknown,
+  uri: string,
+  options: ResolvedFetchOptions,
+  timer: StallTimer,
+  phase: string,
+): unknown {
+  if (cause instanceof FetchError) return cause;
+  if (options.signal?.aborted) return options.signal.reason;
+  if (timer.timedOut) {
+    return new FetchError('timeout', uri, `timed out after ${timer.lastTimeoutMs} ms ${phase}`, {
+      cause,
+      transient: true,
+    });
+  }
+  // undici reports network failures as TypeError('fetch failed') with the system error as cause.
+  const inner = (cause as { cause?: unknown })?.cause ?? cause;
+  const code = (inner as { code?: unknown })?.code;
+  const codeText = typeof code === 'string' ? code : 'unknown';
+  if (codeText === 'FORBIDDEN_ADDRESS') {
+    const detail = inner instanceof Error ? inner.message : 'address refused by the network policy';
+    return new FetchError('forbidden', uri, detail, { cause });
+  }
+  if (codeText.endsWith('TIMEOUT') || codeText === 'ETIMEDOUT') {
+    return new FetchError('timeout', uri, `timed out ${phase} (${codeText})`, { cause, transient: true });
+  }
+  return new FetchError('network', uri, `network error ${phase} (${codeText})`, {
+    cause,
+    transient: TRANSIENT_NET_CODES.has(codeText),
+  });
+}

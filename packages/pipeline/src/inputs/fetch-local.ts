@@ -1,0 +1,58 @@
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FetchError } from '../errors.js';
+import type { ResolvedFetchOptions } from './fetch-options.js';
+
+const TRANSIENT_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'EIO', 'ETIMEDOUT']);
+
+/** Reads a local file (or `file://` URL) up to maxBytes. */
+export async function fetchLocal(
+  uri: string,
+  isFileUrl: boolean,
+  options: ResolvedFetchOptions,
+): Promise<Uint8Array> {
+  let file: string;
+  try {
+    file = path.resolve(isFileUrl ? fileURLToPath(uri) : uri);
+  } catch (cause) {
+    throw new FetchError('invalid_uri', uri, 'not a valid file:// URL', { cause });
+  }
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(file, 'r');
+    const info = await handle.stat();
+    if (!info.isFile()) throw new FetchError('invalid_uri', uri, 'not a regular file');
+    if (info.size > options.maxBytes) {
+      throw new FetchError('too_large', uri, `${info.size} bytes exceeds maxBytes ${options.maxBytes}`);
+    }
+    // One byte of headroom detects a file that grew past the limit after stat.
+    const buffer = Buffer.allocUnsafe(Math.min(info.size, options.maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) {
+        throw new FetchError(
+          'too_large',
+          uri,
+          `file grew past maxBytes ${options.maxBytes} while being read`,
+        );
+      }
+    }
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+  } catch (cause) {
+    if (cause instanceof FetchError) throw cause;
+    const code = (cause as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new FetchError('not_found', uri, 'no such file', { cause });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new FetchError('forbidden', uri, 'permission denied', { cause });
+    if (code === 'EISDIR') throw new FetchError('invalid_uri', uri, 'is a directory', { cause });
+    const transient = typeof code === 'string' && TRANSIENT_FS_CODES.has(code);
+    throw new FetchError('network', uri, `read failed (${String(code ?? 'error')})`, { cause, transient });
+  } finally {
+    await handle?.close();
+  }
+}

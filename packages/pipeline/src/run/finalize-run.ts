@@ -1,0 +1,100 @@
+import {
+  buildManifest,
+  type JsonValue,
+  type ManifestModel,
+  type ManifestTap,
+  serializeManifest,
+} from './manifest.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { MANIFEST_KEY, tapOfNpyKey } from './output-layout.js';
+import type { RunStore } from './run-store.js';
+
+export interface FinalizeRunOptions {
+  runStore: RunStore;
+  /** The run's output directory (`<out>/<runId>/`). */
+  store: ObjectStore;
+  runId: string;
+  /** Who finalises, recorded in the lock for operators. */
+  owner: string;
+}
+
+/** What the first worker to load a run's model records about it, for the manifest. */
+export interface RunModelBinding {
+  identity: { [key: string]: JsonValue } & {
+    variant: string;
+    source: string;
+    weightsSha256: string;
+    untrained: boolean;
+    seed: number | null;
+  };
+  taps: ManifestTap[];
+  preprocessing: { [key: string]: JsonValue };
+}
+
+/**
+ * Writes `_manifest.json` once every chunk of the run is committed. Exactly one caller wins the finalisation lock;
+ * the others return null. Safe to call after every chunk, and from producers. Returns the manifest's URI.
+ */
+export async function finalizeRun(options: FinalizeRunOptions): Promise<string | null> {
+  const { runStore, store, runId } = options;
+  if (!(await runStore.tryBeginFinalize(runId, options.owner))) return null;
+  try {
+    const status = await runStore.status(runId);
+    if (!status) throw new Error(`Run ${runId} has no spec`);
+    const binding = (await runStore.getModelIdentity(runId)) as RunModelBinding | null;
+    const providers = [
+      ...new Set(status.records.map((r) => r.provider).filter((p) => p !== 'none' && p !== 'recovered')),
+    ];
+    const model: ManifestModel = binding
+      ? { ...binding.identity, providers }
+      : {
+          // No chunk ever loaded the model (every chunk failed before): describe what was asked for.
+          variant: status.spec.model.model,
+          source: status.spec.model.weights ? 'safetensors' : status.spec.model.onnx ? 'onnx' : 'seeded',
+          weightsSha256: '',
+          untrained: !status.spec.model.weights && !status.spec.model.onnx,
+          seed: status.spec.model.seed,
+          providers,
+        };
+    const npy = status.records.flatMap((r) =>
+      (r.npyKeys ?? [])
+        .filter((key) => key.endsWith('.npy'))
+        .map((key) => {
+          const tap = tapOfNpyKey(key);
+          const info = binding?.taps.find((t) => t.name === tap);
+          return {
+            key,
+            chunkIndex: r.chunkIndex,
+            tap,
+            rows: r.ok,
+            dim: info?.dim ?? 0,
+            dtype: info?.dtype ?? 'float32',
+          };
+        }),
+    );
+    const manifest = buildManifest({
+      runId,
+      createdAt: status.spec.createdAt,
+      model,
+      preprocessing: binding?.preprocessing ?? (status.spec.preprocess as { [key: string]: JsonValue }),
+      taps: binding?.taps ?? [],
+      topK: status.spec.output.topK,
+      inputs: status.totalInputs ?? status.rows,
+      shards: status.records.map((r) => ({
+        key: r.shardKey,
+        chunkIndex: r.chunkIndex,
+        rows: r.rows,
+        ok: r.ok,
+        error: r.error,
+        errorsByReason: r.errorsByReason,
+      })),
+      ...(status.spec.output.npy ? { npy } : {}),
+    });
+    await store.put(MANIFEST_KEY, serializeManifest(manifest), { contentType: 'application/json' });
+    await runStore.markFinalized(runId);
+    return store.describe(MANIFEST_KEY);
+  } catch (error) {
+    await runStore.releaseFinalize(runId);
+    throw error;
+  }
+}
