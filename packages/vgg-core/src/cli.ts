@@ -10,7 +10,8 @@ import {
   parseExecutionProvider,
 } from './execution-provider.js';
 import { InferenceEngine } from './inference-engine.js';
-import { formatLayerTable, inspectModel, layerTableToJson } from './layer-table.js';
+import { inspectModel } from './inspect-model.js';
+import { formatLayerTable, layerTableToJson } from './layer-table.js';
 import type { VggConfigOverrides } from './model-config.js';
 import { predictFiles } from './predict.js';
 import { type ModelIdentity, type ModelOptions, prepareModel } from './prepare-model.js';
@@ -202,8 +203,8 @@ function buildProgram(): Command {
     false,
   )
     .exitOverride()
-    .action((spec: string, flags: ConfigFlags & { json?: boolean }) => {
-      const table = inspectModel(spec, configOverrides(flags));
+    .action(async (spec: string, flags: ConfigFlags & { json?: boolean }) => {
+      const table = await inspectModel(spec, configOverrides(flags));
       process.stdout.write(
         flags.json ? `${JSON.stringify(layerTableToJson(table))}\n` : `${formatLayerTable(table)}\n`,
       );

@@ -57,23 +57,32 @@ export {
   writeSeededWeights,
   Xoshiro128,
 } from './seeded-init.js';
-export { decodeOnnxModel, encodeOnnxModel, ONNX_DTYPE } from './onnx-proto.js';
+// ONNX: messages generated from onnx.proto (@bufbuild/protobuf), the VGG graph builder, user-file checks.
+export {
+  AttributeProto_AttributeType,
+  decodeOnnxModel,
+  encodeOnnxModel,
+  TensorProto_DataType,
+  valueInfo,
+} from './onnx/onnx-codec.js';
 export type {
-  OnnxAttribute,
+  AttributeProto,
+  GraphProto,
+  ModelProto,
+  NodeProto,
   OnnxDim,
-  OnnxGraph,
-  OnnxModel,
-  OnnxNode,
-  OnnxTensor,
-  OnnxValueInfo,
-} from './onnx-proto.js';
-export { buildVggOnnx, GRAPH_FORMAT_VERSION, ONNX_IR_VERSION, ONNX_OPSET } from './onnx-graph.js';
-export type { BuildVggOnnxOptions, VggOnnxWeights } from './onnx-graph.js';
-export { checkUserOnnx } from './user-onnx.js';
-export type { UserOnnxExpectations, UserOnnxSignature } from './user-onnx.js';
+  TensorProto,
+  ValueInfoProto,
+} from './onnx/onnx-codec.js';
+export { buildVggOnnx, GRAPH_FORMAT_VERSION, ONNX_IR_VERSION, ONNX_OPSET } from './onnx/onnx-graph.js';
+export type { BuildVggOnnxOptions, VggOnnxWeights } from './onnx/onnx-graph.js';
+export { inspectOnnxFile, readUserOnnxFile } from './onnx/onnx-file.js';
+export { checkUserOnnx } from './onnx/user-onnx.js';
+export type { UserOnnxExpectations, UserOnnxSignature } from './onnx/user-onnx.js';
 export { DEFAULT_MODEL, DEFAULT_SEED, getModelTap, prepareModel } from './prepare-model.js';
 export type { ModelIdentity, ModelOptions, PreparedModel } from './prepare-model.js';
-export { formatLayerTable, inspectModel, layerTableToJson } from './layer-table.js';
+export { inspectModel } from './inspect-model.js';
+export { formatLayerTable, LAYER_TABLE_NOTES, layerTableToJson } from './layer-table.js';
 export type { LayerRow, LayerTable, ReceptiveField } from './layer-table.js';
 
 // --- runtime: preprocessing, labels, inference engine ---

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { invalidOption, VggError } from './errors.js';
 import {
@@ -23,6 +21,7 @@ import {
   type ResolvedPreprocessOptions,
   resolvePreprocessOptions,
 } from './preprocess-options.js';
+import { workerScript } from './worker-script.js';
 
 export interface InferenceEngineOptions {
   /** The model to run, from prepareModel(). */
@@ -117,7 +116,7 @@ export class InferenceEngine {
       interOpNumThreads,
       preprocess,
     };
-    const worker = new Worker(workerScript(), { workerData: init });
+    const worker = new Worker(workerScript('./inference-worker.js', import.meta.url), { workerData: init });
     const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
       // Only these listeners may be removed: Worker keeps internal ones that ref its message port.
       const cleanup = () => {
@@ -271,25 +270,6 @@ export class InferenceEngine {
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
   }
-}
-
-/**
- * The compiled worker entry. From dist/ it sits beside this module; when this module runs from src/ (under
- * vitest, which transforms TypeScript but cannot start a .ts worker) the package's dist/ build is used.
- */
-function workerScript(): URL {
-  const candidates = [
-    new URL('./inference-worker.js', import.meta.url),
-    new URL('../dist/inference-worker.js', import.meta.url),
-  ];
-  const found = candidates.find((url) => existsSync(url));
-  if (found === undefined) {
-    throw new VggError(
-      'VGG_INFERENCE',
-      `Cannot find the inference worker script (looked for ${candidates.map((url) => fileURLToPath(url)).join(' and ')}); build vgg-core with tsc -b`,
-    );
-  }
-  return found;
 }
 
 function deserialize(error: SerializedError): VggError {

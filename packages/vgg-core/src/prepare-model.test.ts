@@ -5,8 +5,8 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float32ToBfloat16, float32ToFloat16 } from './half-float.js';
 import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
-import { buildVggOnnx } from './onnx-graph.js';
-import { encodeOnnxModel, ONNX_DTYPE, type OnnxValueInfo } from './onnx-proto.js';
+import { encodeOnnxModel, type OnnxDim, TensorProto_DataType, valueInfo } from './onnx/onnx-codec.js';
+import { buildVggOnnx } from './onnx/onnx-graph.js';
 import { getModelTap, type ModelOptions, type PreparedModel, prepareModel } from './prepare-model.js';
 import {
   readSafetensors,
@@ -307,30 +307,24 @@ describe('prepareModel with a user ONNX file', () => {
   });
 
   it('rejects graphs whose input or output is not an image classifier signature', async () => {
-    const graphWith = async (name: string, inputs: OnnxValueInfo[], outputs: OnnxValueInfo[]) => {
+    type Value = { name: string; elemType: number; shape: OnnxDim[] };
+    const graphWith = async (name: string, inputs: Value[], outputs: Value[]) => {
       const path = join(dir, `${name}.onnx`);
-      const nodes = [
-        {
-          name: 'id',
-          opType: 'Identity',
-          inputs: [inputs[0]!.name],
-          outputs: [outputs[0]!.name],
-          attributes: [],
-        },
-      ];
+      const node = [{ name: 'id', opType: 'Identity', input: [inputs[0]!.name], output: [outputs[0]!.name] }];
+      const info = (v: Value) => valueInfo(v.name, v.elemType, v.shape);
       await writeFile(
         path,
         encodeOnnxModel({
-          irVersion: 8,
-          opsetImports: [{ domain: '', version: 17 }],
-          graph: { name, nodes, initializers: [], inputs, outputs, valueInfo: [] },
+          irVersion: 8n,
+          opsetImport: [{ domain: '', version: 17n }],
+          graph: { name, node, input: inputs.map(info), output: outputs.map(info) },
         }),
       );
       return path;
     };
-    const F = ONNX_DTYPE.FLOAT;
+    const F = TensorProto_DataType.FLOAT;
     const good = { name: 'logits', elemType: F, shape: ['N', 10] };
-    const cases: Array<[string, OnnxValueInfo[], OnnxValueInfo[], RegExp]> = [
+    const cases: Array<[string, Value[], Value[], RegExp]> = [
       [
         'rank3',
         [{ name: 'x', elemType: F, shape: ['N', 3, 224] }],
@@ -339,7 +333,7 @@ describe('prepareModel with a user ONNX file', () => {
       ],
       [
         'uint8',
-        [{ name: 'x', elemType: ONNX_DTYPE.UINT8, shape: [1, 3, 8, 8] }],
+        [{ name: 'x', elemType: TensorProto_DataType.UINT8, shape: [1, 3, 8, 8] }],
         [good],
         /of type float32 but received element type UINT8/,
       ],

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { invalidOption, VggError } from './errors.js';
 import { exists, linkOrCopy, sha256File, sha256Text, writeAtomically } from './file-cache.js';
 import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
-import { buildVggOnnx, GRAPH_FORMAT_VERSION } from './onnx-graph.js';
-import { decodeOnnxModel } from './onnx-proto.js';
+import { readUserOnnxFile } from './onnx/onnx-file.js';
+import { buildVggOnnx, GRAPH_FORMAT_VERSION } from './onnx/onnx-graph.js';
 import {
   readSafetensors,
   readSafetensorsHeader,
@@ -18,7 +17,6 @@ import {
 import { checkSeed, SEEDED_INIT_VERSION, writeSeededWeights } from './seeded-init.js';
 import { stateDictSpec } from './state-dict.js';
 import { listTaps } from './taps.js';
-import { checkUserOnnx } from './user-onnx.js';
 import { checkStateDict, needsFloat32Conversion } from './weights-check.js';
 
 export interface ModelOptions {
@@ -269,31 +267,10 @@ function ours(
 
 async function prepareUserOnnx(path: string, options: ModelOptions): Promise<PreparedModel> {
   const onnxPath = resolve(path);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(onnxPath);
-  } catch (cause) {
-    throw new VggError('VGG_MODEL_FORMAT', `Cannot read ONNX file ${onnxPath}: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  let model: ReturnType<typeof decodeOnnxModel>;
-  try {
-    model = decodeOnnxModel(bytes);
-  } catch (cause) {
-    throw new VggError(
-      'VGG_MODEL_FORMAT',
-      `Cannot parse ONNX file ${onnxPath}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
-  }
   const expect: { inputSize?: number; numClasses?: number } = {};
   if (options.inputSize !== undefined) expect.inputSize = options.inputSize;
   if (options.numClasses !== undefined) expect.numClasses = options.numClasses;
-  const signature = checkUserOnnx(model, onnxPath, expect);
+  const { sha256, signature } = await readUserOnnxFile(onnxPath, expect);
   return {
     identity: {
       variant: `onnx:${basename(onnxPath)}`,

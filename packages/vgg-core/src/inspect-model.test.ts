@@ -2,15 +2,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatLayerTable, inspectModel, layerTableToJson } from './layer-table.js';
+import { inspectModel } from './inspect-model.js';
+import { formatLayerTable, layerTableToJson } from './layer-table.js';
 import { resolveVggConfig } from './model-config.js';
-import { buildVggOnnx } from './onnx-graph.js';
+import { buildVggOnnx } from './onnx/onnx-graph.js';
 import { countParameters } from './state-dict.js';
 import { randomStateDict } from './testing/random-state-dict.js';
 
 describe('inspectModel', () => {
-  it('reports receptive fields growing by 2 per stacked 3x3 conv (conv1_2 of vgg16 sees 5x5)', () => {
-    const table = inspectModel('vgg16');
+  it('reports receptive fields growing by 2 per stacked 3x3 conv (conv1_2 of vgg16 sees 5x5)', async () => {
+    const table = await inspectModel('vgg16');
     const rf = (name: string) => table.rows.find((r) => r.name === name)?.receptiveField;
     expect(rf('conv1_1')).toBe(3);
     expect(rf('conv1_2')).toBe(5);
@@ -21,18 +22,18 @@ describe('inspectModel', () => {
     expect(table.rows.find((r) => r.name === 'pool5')?.jump).toBe(32);
   });
 
-  it('totals parameters like countParameters and about 15.5 G MACs for vgg16', () => {
+  it('totals parameters like countParameters and about 15.5 G MACs for vgg16', async () => {
     for (const name of ['vgg11', 'vgg16', 'vgg19_bn']) {
-      expect(inspectModel(name).params).toBe(countParameters(resolveVggConfig(name)));
+      expect((await inspectModel(name)).params).toBe(countParameters(resolveVggConfig(name)));
     }
-    const vgg16 = inspectModel('vgg16');
+    const vgg16 = await inspectModel('vgg16');
     expect(vgg16.macs).toBe(15_470_264_320);
     expect(vgg16.rows.find((r) => r.name === 'conv1_2')?.outputShape).toEqual([64, 224, 224]);
     expect(vgg16.rows.find((r) => r.name === 'fc8')?.outputShape).toEqual([1000]);
   });
 
-  it('formats a terminal table with totals and the 18C^2 versus 25C^2 note', () => {
-    const text = formatLayerTable(inspectModel('vgg16'));
+  it('formats a terminal table with totals and the 18C^2 versus 25C^2 note', async () => {
+    const text = formatLayerTable(await inspectModel('vgg16'));
     expect(text).toContain('vgg16: input 3x224x224, 138,357,544 params, 15.47 GMACs per image');
     expect(text).toMatch(/conv1_2\s+features\.2\s+Conv2d 3x3\s+64x224x224\s+36,928\s+1\.85G\s+5\s+1/);
     expect(text).toMatch(/Total\s+138,357,544\s+15\.47G/);
@@ -40,8 +41,8 @@ describe('inspectModel', () => {
     expect(text).toContain('25C^2');
   });
 
-  it('serialises to JSON with integer totals and the layers', () => {
-    const json = layerTableToJson(inspectModel('vgg11_bn'));
+  it('serialises to JSON with integer totals and the layers', async () => {
+    const json = layerTableToJson(await inspectModel('vgg11_bn'));
     expect(json.params).toBe(132_868_840);
     expect(Number.isInteger(json.macs)).toBe(true);
     expect(json.layers[0]).toMatchObject({
@@ -52,8 +53,13 @@ describe('inspectModel', () => {
     expect(JSON.parse(JSON.stringify(json)).params).toBe(132_868_840);
   });
 
-  it('describes uneven adaptive pooling of custom configurations', () => {
-    const table = inspectModel('[4,M,8]', { inputSize: 10, poolSize: 3, classifierWidth: 6, numClasses: 2 });
+  it('describes uneven adaptive pooling of custom configurations', async () => {
+    const table = await inspectModel('[4,M,8]', {
+      inputSize: 10,
+      poolSize: 3,
+      classifierWidth: 6,
+      numClasses: 2,
+    });
     const avgpool = table.rows.find((r) => r.name === 'avgpool');
     expect(avgpool?.type).toBe('AdaptiveAvgPool2d 3x3 (uneven, max 3x3)');
     expect(avgpool?.outputShape).toEqual([8, 3, 3]);
@@ -83,8 +89,8 @@ describe('inspectModel on an .onnx file', () => {
       outputs: 'logits',
     });
     await writeFile(path, bytes);
-    const fromFile = inspectModel(path);
-    const fromConfig = inspectModel(config);
+    const fromFile = await inspectModel(path);
+    const fromConfig = await inspectModel(config);
     expect(fromFile.model).toBe('onnx:small.onnx');
     expect(fromFile.input).toEqual([3, 16, 16]);
     expect(fromFile.params).toBe(countParameters(config));

@@ -1,13 +1,19 @@
-import type { LayerRow, LayerTable, ReceptiveField } from './layer-table.js';
-import { DEFAULT_INPUT_SIZE } from './model-config.js';
+import type { LayerRow, LayerTable, ReceptiveField } from '../layer-table.js';
+import { DEFAULT_INPUT_SIZE } from '../model-config.js';
+import { numel } from '../state-dict.js';
 import {
-  type OnnxAttribute,
-  type OnnxModel,
-  type OnnxNode,
-  type OnnxTensor,
+  intAttribute as int,
+  intsAttribute as ints,
+  type ModelProto,
+  type NodeProto,
+  stringAttribute as str,
+  TensorProto_DataType as DataType,
+  type TensorProto,
+  tensorAttribute,
+  tensorDims,
   tensorInts,
-} from './onnx-proto.js';
-import { numel } from './state-dict.js';
+  valueShape,
+} from './onnx-codec.js';
 
 interface ValueState {
   /** Per-image shape (batch axis dropped), null where unknown. */
@@ -30,24 +36,26 @@ const SAME_SHAPE_OPS = new Set([
   'LRN',
 ]);
 const BINARY_OPS = new Set(['Add', 'Sub', 'Mul', 'Div']);
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 
 /**
  * Builds a layer table from an ONNX graph by simple shape inference over the ops VGG exports use (Conv, pools,
  * BatchNormalization, Flatten, Reshape, Gemm, MatMul, element-wise ops); other ops get an unknown shape.
  */
 export function inspectOnnxGraph(
-  model: OnnxModel,
+  model: ModelProto,
   name: string,
   notes: string[],
   fallbackInputSize = DEFAULT_INPUT_SIZE,
 ): LayerTable {
   const graph = model.graph;
-  const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
-  const constants = new Map<string, OnnxTensor>(initializers);
+  if (graph === undefined) throw new Error('inspectOnnxGraph: the model has no graph');
+  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
+  const constants = new Map<string, TensorProto>(initializers);
   const values = new Map<string, ValueState>();
   const counted = new Set<string>();
-  const imageInput = graph.inputs.find((input) => !initializers.has(input.name));
-  const rawShape = imageInput?.shape ?? null;
+  const imageInput = graph.input.find((input) => !initializers.has(input.name));
+  const rawShape = imageInput === undefined ? null : valueShape(imageInput);
   const dim = (d: unknown, fallback: number) => (typeof d === 'number' && d > 0 ? d : fallback);
   const input = [
     dim(rawShape?.[1], 3),
@@ -57,13 +65,13 @@ export function inspectOnnxGraph(
   if (imageInput) values.set(imageInput.name, { shape: input, rf: 1, jump: 1 });
 
   const rows: LayerRow[] = [];
-  for (const node of graph.nodes) {
+  for (const node of graph.node) {
     if (node.opType === 'Constant') {
-      const t = attr(node, 'value');
-      if (t?.type === 'tensor' && node.outputs[0]) constants.set(node.outputs[0], t.t);
+      const t = tensorAttribute(node, 'value');
+      if (t !== null && node.output[0]) constants.set(node.output[0], t);
       continue;
     }
-    const data = node.inputs.find((i) => i !== '' && !constants.has(i));
+    const data = node.input.find((i) => i !== '' && !constants.has(i));
     const inState: ValueState = (data !== undefined ? values.get(data) : undefined) ?? {
       shape: null,
       rf: null,
@@ -71,18 +79,17 @@ export function inspectOnnxGraph(
     };
     const { state, macs, type } = inferNode(node, inState, constants);
     let params = 0;
-    node.inputs.forEach((inputName, index) => {
+    node.input.forEach((inputName, index) => {
       const tensor = initializers.get(inputName);
       // BatchNormalization inputs 3 and 4 are running statistics: buffers, not parameters.
       if (!tensor || counted.has(inputName) || (node.opType === 'BatchNormalization' && index >= 3)) return;
-      if (tensor.dataType !== 1 && tensor.dataType !== 10 && tensor.dataType !== 11 && tensor.dataType !== 16)
-        return;
+      if (!FLOAT_TYPES.has(tensor.dataType)) return;
       counted.add(inputName);
-      params += numel(tensor.dims);
+      params += numel(tensorDims(tensor));
     });
-    for (const output of node.outputs) values.set(output, state);
+    for (const output of node.output) values.set(output, state);
     rows.push({
-      name: node.name || node.outputs[0] || node.opType,
+      name: node.name || node.output[0] || node.opType,
       module: null,
       type,
       outputShape: state.shape,
@@ -103,9 +110,9 @@ export function inspectOnnxGraph(
 }
 
 function inferNode(
-  node: OnnxNode,
+  node: NodeProto,
   input: ValueState,
-  constants: ReadonlyMap<string, OnnxTensor>,
+  constants: ReadonlyMap<string, TensorProto>,
 ): { state: ValueState; macs: number; type: string } {
   const unknown = { shape: null, rf: null, jump: null };
   const shape = input.shape;
@@ -113,8 +120,9 @@ function inferNode(
   if (SAME_SHAPE_OPS.has(op)) return { state: input, macs: 0, type: op };
   if (BINARY_OPS.has(op)) return { state: input, macs: 0, type: op };
   if (op === 'Conv' || op === 'MaxPool' || op === 'AveragePool') {
-    const weight = op === 'Conv' ? constants.get(node.inputs[1] ?? '') : undefined;
-    const kernel = ints(node, 'kernel_shape') ?? weight?.dims.slice(2) ?? null;
+    const weight = op === 'Conv' ? constants.get(node.input[1] ?? '') : undefined;
+    const weightDims = weight === undefined ? undefined : tensorDims(weight);
+    const kernel = ints(node, 'kernel_shape') ?? weightDims?.slice(2) ?? null;
     if (kernel?.length !== 2 || !shape || shape.length !== 3) return { state: unknown, macs: 0, type: op };
     const [kh, kw] = kernel as [number, number];
     const strides = ints(node, 'strides') ?? [1, 1];
@@ -130,7 +138,7 @@ function inferNode(
       const span = size + (pads[axis] ?? 0) + (pads[axis + 2] ?? 0) - k;
       return (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
     }) as [number, number];
-    const channels = op === 'Conv' ? (weight?.dims[0] ?? null) : shape[0]!;
+    const channels = op === 'Conv' ? (weightDims?.[0] ?? null) : shape[0]!;
     const group = int(node, 'group') ?? 1;
     const effective = (dilations[0] ?? 1) * (kh - 1) + 1;
     const state: ValueState = {
@@ -153,7 +161,7 @@ function inferNode(
     };
   }
   if (op === 'ReduceMean') {
-    const axes = ints(node, 'axes') ?? tensorValues(constants.get(node.inputs[1] ?? ''));
+    const axes = ints(node, 'axes') ?? tensorValues(constants.get(node.input[1] ?? ''));
     const keep = (int(node, 'keepdims') ?? 1) === 1;
     if (!shape || !axes) return { state: unknown, macs: 0, type: op };
     const reduced = new Set(axes.map((a) => (a < 0 ? a + shape.length + 1 : a) - 1));
@@ -168,7 +176,7 @@ function inferNode(
     return { state: { ...input, shape: [numel(shape)] }, macs: 0, type: op };
   }
   if (op === 'Reshape') {
-    const target = tensorValues(constants.get(node.inputs[1] ?? ''));
+    const target = tensorValues(constants.get(node.input[1] ?? ''));
     if (!shape || !target || target.length < 1) return { state: unknown, macs: 0, type: op };
     const perImage = target.slice(1);
     const total = numel(shape);
@@ -177,11 +185,12 @@ function inferNode(
     return { state: { ...input, shape: next }, macs: 0, type: op };
   }
   if (op === 'Gemm' || op === 'MatMul') {
-    const weight = constants.get(node.inputs[1] ?? '');
-    if (weight?.dims.length !== 2 || !shape) return { state: unknown, macs: 0, type: op };
+    const weight = constants.get(node.input[1] ?? '');
+    const dims = weight === undefined ? [] : tensorDims(weight);
+    if (dims.length !== 2 || !shape) return { state: unknown, macs: 0, type: op };
     const transB = op === 'Gemm' && (int(node, 'transB') ?? 0) === 1;
-    const inFeatures = transB ? weight.dims[1]! : weight.dims[0]!;
-    const outFeatures = transB ? weight.dims[0]! : weight.dims[1]!;
+    const inFeatures = transB ? dims[1]! : dims[0]!;
+    const outFeatures = transB ? dims[0]! : dims[1]!;
     return {
       state: { shape: [...shape.slice(0, -1), outFeatures], rf: 'global', jump: null },
       macs: inFeatures * outFeatures * (numel(shape) / (shape[shape.length - 1] ?? 1)),
@@ -191,25 +200,6 @@ function inferNode(
   return { state: unknown, macs: 0, type: op };
 }
 
-function attr(node: OnnxNode, name: string): OnnxAttribute | undefined {
-  return node.attributes.find((a) => a.name === name);
-}
-
-function ints(node: OnnxNode, name: string): number[] | null {
-  const a = attr(node, name);
-  return a?.type === 'ints' ? [...a.ints] : null;
-}
-
-function int(node: OnnxNode, name: string): number | null {
-  const a = attr(node, name);
-  return a?.type === 'int' ? a.i : null;
-}
-
-function str(node: OnnxNode, name: string): string | null {
-  const a = attr(node, name);
-  return a?.type === 'string' ? a.s : null;
-}
-
-function tensorValues(tensor: OnnxTensor | undefined): number[] | null {
+function tensorValues(tensor: TensorProto | undefined): number[] | null {
   return tensor ? tensorInts(tensor) : null;
 }

@@ -1,15 +1,20 @@
-import type { VggConfig } from './model-config.js';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { VggConfig } from '../model-config.js';
+import { stateDictSpec } from '../state-dict.js';
+import { listTaps } from '../taps.js';
+import { adaptivePoolBins, vggLayout } from '../vgg-layout.js';
 import {
+  AttributeProto_AttributeType as AttributeType,
   encodeOnnxModel,
-  ONNX_DTYPE,
-  type OnnxAttribute,
-  type OnnxNode,
-  type OnnxTensor,
-  type OnnxValueInfo,
-} from './onnx-proto.js';
-import { stateDictSpec } from './state-dict.js';
-import { listTaps } from './taps.js';
-import { adaptivePoolBins, vggLayout } from './vgg-layout.js';
+  TensorProto_DataType as DataType,
+  valueInfo,
+} from './onnx-codec.js';
+import { TensorProto_DataLocation } from './generated/onnx_pb.js';
+import type { AttributeProtoSchema, NodeProtoSchema, TensorProtoSchema } from './generated/onnx_pb.js';
+
+type Attribute = MessageInitShape<typeof AttributeProtoSchema>;
+type Node = MessageInitShape<typeof NodeProtoSchema> & { input: string[]; output: string[] };
+type Tensor = MessageInitShape<typeof TensorProtoSchema> & { name: string };
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
@@ -45,8 +50,8 @@ export interface BuildVggOnnxOptions {
 export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): Uint8Array {
   const inputName = options.inputName ?? 'input';
   const layout = vggLayout(config);
-  const nodes: OnnxNode[] = [];
-  const initializers: OnnxTensor[] = [];
+  const nodes: Node[] = [];
+  const initializers: Tensor[] = [];
   const constants = new Map<string, string>();
 
   const node = (
@@ -54,13 +59,21 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
     name: string,
     inputs: string[],
     output: string,
-    attributes: OnnxAttribute[] = [],
+    attribute: Attribute[] = [],
   ) => {
-    nodes.push({ name, opType, inputs, outputs: [output], attributes });
+    nodes.push({ name, opType, input: inputs, output: [output], attribute });
     return output;
   };
-  const ints = (name: string, values: number[]): OnnxAttribute => ({ name, type: 'ints', ints: values });
-  const int = (name: string, value: number): OnnxAttribute => ({ name, type: 'int', i: value });
+  const ints = (name: string, values: number[]): Attribute => ({
+    name,
+    type: AttributeType.INTS,
+    ints: values.map(BigInt),
+  });
+  const int = (name: string, value: number): Attribute => ({
+    name,
+    type: AttributeType.INT,
+    i: BigInt(value),
+  });
   const int64Constant = (values: number[]): string => {
     const key = values.join(',');
     const existing = constants.get(key);
@@ -69,7 +82,7 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
     const raw = new Uint8Array(values.length * 8);
     const view = new DataView(raw.buffer);
     for (const [i, v] of values.entries()) view.setBigInt64(i * 8, BigInt(v), true);
-    initializers.push({ name, dims: [values.length], dataType: ONNX_DTYPE.INT64, rawData: raw });
+    initializers.push({ name, dims: [BigInt(values.length)], dataType: DataType.INT64, rawData: raw });
     constants.set(key, name);
     return name;
   };
@@ -105,7 +118,7 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
         bn,
         [x, `${bn}.weight`, `${bn}.bias`, `${bn}.running_mean`, `${bn}.running_var`],
         bn,
-        [{ name: 'epsilon', type: 'float', f: BN_EPSILON }],
+        [{ name: 'epsilon', type: AttributeType.FLOAT, f: BN_EPSILON }],
       );
     }
     x = node('Relu', `features.${stage.reluIndex}`, [x], `features.${stage.reluIndex}`);
@@ -160,16 +173,12 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
   node('Softmax', 'probs', ['logits'], 'probs', [int('axis', 1)]);
 
   const taps = listTaps(config).filter((tap) => options.outputs !== 'logits' || tap.name === 'logits');
-  const outputs: OnnxValueInfo[] = taps.map((tap) => ({
-    name: tap.name,
-    elemType: ONNX_DTYPE.FLOAT,
-    shape: ['batch', tap.dim],
-  }));
+  const outputs = taps.map((tap) => valueInfo(tap.name, DataType.FLOAT, ['batch', tap.dim]));
   const graphNodes = options.outputs === 'logits' ? pruneTo(nodes, 'logits') : nodes;
-  const used = new Set(graphNodes.flatMap((n) => n.inputs));
+  const used = new Set(graphNodes.flatMap((n) => n.input));
   return encodeOnnxModel({
-    irVersion: ONNX_IR_VERSION,
-    opsetImports: [{ domain: '', version: ONNX_OPSET }],
+    irVersion: BigInt(ONNX_IR_VERSION),
+    opsetImport: [{ domain: '', version: BigInt(ONNX_OPSET) }],
     producerName: 'vgg-core',
     producerVersion: String(GRAPH_FORMAT_VERSION),
     docString:
@@ -177,51 +186,51 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
       'global-average-pooled over height and width to [batch, channels].',
     graph: {
       name: config.name,
-      nodes: graphNodes,
-      initializers: initializers.filter((t) => used.has(t.name)),
-      inputs: [
-        {
-          name: inputName,
-          elemType: ONNX_DTYPE.FLOAT,
-          shape: ['batch', 3, config.inputSize, config.inputSize],
-        },
-      ],
-      outputs,
-      valueInfo: [],
+      node: graphNodes,
+      initializer: initializers.filter((t) => used.has(t.name)),
+      input: [valueInfo(inputName, DataType.FLOAT, ['batch', 3, config.inputSize, config.inputSize])],
+      output: outputs,
     },
   });
 }
 
-function weightInitializer(name: string, shape: readonly number[], weights: VggOnnxWeights): OnnxTensor {
+function weightInitializer(name: string, shape: readonly number[], weights: VggOnnxWeights): Tensor {
+  const dims = shape.map(BigInt);
   if (weights.kind === 'inline') {
     const data = weights.tensors.get(name);
     if (!data) throw new Error(`buildVggOnnx: no inline data for ${name}`);
     return {
       name,
-      dims: shape,
-      dataType: ONNX_DTYPE.FLOAT,
+      dims,
+      dataType: DataType.FLOAT,
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     };
   }
   const range = weights.tensors.get(name);
   if (!range) throw new Error(`buildVggOnnx: no external range for ${name}`);
+  // onnx's external-data convention: key/value entries, with data_location EXTERNAL.
   return {
     name,
-    dims: shape,
-    dataType: ONNX_DTYPE.FLOAT,
-    externalData: { location: weights.location, offset: range.byteOffset, length: range.byteLength },
+    dims,
+    dataType: DataType.FLOAT,
+    dataLocation: TensorProto_DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: weights.location },
+      { key: 'offset', value: String(range.byteOffset) },
+      { key: 'length', value: String(range.byteLength) },
+    ],
   };
 }
 
 /** Keeps only the nodes the given output depends on (for logits-only exports). */
-function pruneTo(nodes: readonly OnnxNode[], output: string): OnnxNode[] {
+function pruneTo(nodes: readonly Node[], output: string): Node[] {
   const needed = new Set([output]);
-  const kept: OnnxNode[] = [];
+  const kept: Node[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
-    if (!n.outputs.some((o) => needed.has(o))) continue;
+    if (!n.output.some((o) => needed.has(o))) continue;
     kept.push(n);
-    for (const input of n.inputs) needed.add(input);
+    for (const input of n.input) needed.add(input);
   }
   return kept.reverse();
 }

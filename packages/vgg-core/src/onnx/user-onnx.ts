@@ -1,6 +1,14 @@
-import { VggError } from './errors.js';
-import { DEFAULT_INPUT_SIZE } from './model-config.js';
-import { ONNX_DTYPE, type OnnxDim, type OnnxModel, type OnnxValueInfo } from './onnx-proto.js';
+import { VggError } from '../errors.js';
+import { DEFAULT_INPUT_SIZE } from '../model-config.js';
+import {
+  dataTypeName,
+  type ModelProto,
+  type OnnxDim,
+  TensorProto_DataType as DataType,
+  type ValueInfoProto,
+  valueElemType,
+  valueShape,
+} from './onnx-codec.js';
 
 /** What the runtime needs to know about a user-supplied classifier graph. */
 export interface UserOnnxSignature {
@@ -26,14 +34,16 @@ export interface UserOnnxExpectations {
  * [N, C] as its first output.
  */
 export function checkUserOnnx(
-  model: OnnxModel,
+  model: ModelProto,
   path: string,
   expect: UserOnnxExpectations = {},
 ): UserOnnxSignature {
   const fail = (detail: string): VggError =>
     new VggError('VGG_WEIGHTS', `ONNX file ${path} is not a usable image classifier: ${detail}`);
-  const initializers = new Set(model.graph.initializers.map((t) => t.name));
-  const inputs = model.graph.inputs.filter((input) => !initializers.has(input.name));
+  const graph = model.graph;
+  if (graph === undefined) throw fail('the file holds no graph');
+  const initializers = new Set(graph.initializer.map((t) => t.name));
+  const inputs = graph.input.filter((input) => !initializers.has(input.name));
   if (inputs.length !== 1) {
     throw fail(
       `expected exactly one input but the graph has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`,
@@ -41,7 +51,7 @@ export function checkUserOnnx(
   }
   const input = inputs[0]!;
   checkFloat(input, 'input', fail);
-  const shape = input.shape;
+  const shape = valueShape(input);
   if (shape === null || shape.length !== 4) {
     throw fail(`expected input ${input.name} of shape [N, 3, H, W] but received ${describeShape(shape)}`);
   }
@@ -64,13 +74,14 @@ export function checkUserOnnx(
   } else {
     inputSize = expect.inputSize ?? DEFAULT_INPUT_SIZE;
   }
-  if (model.graph.outputs.length === 0) throw fail('the graph has no outputs');
-  const output = model.graph.outputs[0]!;
+  if (graph.output.length === 0) throw fail('the graph has no outputs');
+  const output = graph.output[0]!;
   checkFloat(output, 'output', fail);
-  if (output.shape !== null && output.shape.length !== 2) {
-    throw fail(`expected output ${output.name} of shape [N, C] but received ${describeShape(output.shape)}`);
+  const outputShape = valueShape(output);
+  if (outputShape !== null && outputShape.length !== 2) {
+    throw fail(`expected output ${output.name} of shape [N, C] but received ${describeShape(outputShape)}`);
   }
-  const classes = output.shape?.[1] ?? null;
+  const classes = outputShape?.[1] ?? null;
   let numClasses: number;
   if (typeof classes === 'number' && classes > 0) {
     numClasses = classes;
@@ -84,7 +95,7 @@ export function checkUserOnnx(
     numClasses = expect.numClasses;
   } else {
     throw fail(
-      `output ${output.name} has no fixed class count (${describeShape(output.shape)}); pass numClasses`,
+      `output ${output.name} has no fixed class count (${describeShape(outputShape)}); pass numClasses`,
     );
   }
   return {
@@ -96,10 +107,11 @@ export function checkUserOnnx(
   };
 }
 
-function checkFloat(value: OnnxValueInfo, role: string, fail: (detail: string) => VggError): void {
-  if (value.elemType !== ONNX_DTYPE.FLOAT) {
+function checkFloat(value: ValueInfoProto, role: string, fail: (detail: string) => VggError): void {
+  const elemType = valueElemType(value);
+  if (elemType !== DataType.FLOAT) {
     throw fail(
-      `expected ${role} ${value.name} of type float32 but received element type ${elemTypeName(value.elemType)}`,
+      `expected ${role} ${value.name} of type float32 but received element type ${dataTypeName(elemType)}`,
     );
   }
 }
@@ -107,9 +119,4 @@ function checkFloat(value: OnnxValueInfo, role: string, fail: (detail: string) =
 function describeShape(shape: readonly OnnxDim[] | null): string {
   if (shape === null) return 'no shape';
   return `[${shape.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
-}
-
-function elemTypeName(code: number): string {
-  const entry = Object.entries(ONNX_DTYPE).find(([, value]) => value === code);
-  return entry ? entry[0] : code === 0 ? 'none' : String(code);
 }
