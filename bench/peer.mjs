@@ -17,7 +17,7 @@ export async function exportPeerModel(prepared, dir) {
     for (const [name, tensor] of raw) tensors.set(name, tensorToFloat32(tensor));
     const bytes = buildVggOnnx(prepared.config, {
       weights: { kind: 'inline', tensors },
-      outputs: 'logits',
+      outputs: ['logits'],
       inputName: 'pixel_values',
     });
     await mkdir(path.dirname(onnxFile), { recursive: true });

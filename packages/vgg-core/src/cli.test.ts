@@ -175,6 +175,11 @@ describe('vgg-model predict', () => {
     expect(tap.stderr).toMatch(
       /^error: Expected one of relu1_1, relu2_1, pool5, fc6, fc7, logits, probs for tap/,
     );
+    const nothing = cli('predict', image, ...modelFlags, '--top', '0');
+    expect(nothing.status).toBe(2);
+    expect(nothing.stderr).toMatch(
+      /^error: Expected positive integer when no --taps are given for --top but received 0/,
+    );
   });
 
   it('exits 2 explaining how to install CUDA support when --provider cuda cannot load', () => {

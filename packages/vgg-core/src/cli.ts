@@ -3,7 +3,7 @@
 // (for predict: at least one image was classified; undecodable images are reported per image), 1 when predict
 // could classify none of its images, 2 for usage errors and for models or providers that cannot load.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isVggError } from './errors.js';
+import { invalidOption, isVggError } from './errors.js';
 import {
   describeProvider,
   type ExecutionProviderSetting,
@@ -14,7 +14,7 @@ import { inspectModel } from './inspect-model.js';
 import { formatLayerTable, layerTableToJson } from './layer-table.js';
 import type { VggConfigOverrides } from './model-config.js';
 import { predictFiles } from './predict.js';
-import { type ModelIdentity, type ModelOptions, prepareModel } from './prepare-model.js';
+import { type ModelIdentity, type ModelOptions, modelOutputsFor, prepareModel } from './prepare-model.js';
 
 interface ConfigFlags {
   classifierWidth?: number;
@@ -122,6 +122,11 @@ async function predict(images: string[], flags: PredictFlags): Promise<void> {
   if (flags.onnx !== undefined) modelOptions.onnxPath = flags.onnx;
   if (flags.seed !== undefined) modelOptions.seed = flags.seed;
   if (flags.cacheDir !== undefined) modelOptions.cacheDir = flags.cacheDir;
+  // A graph with only what this run prints: probs for --top, plus the --taps.
+  const outputs = modelOutputsFor({ topK: flags.top, taps: flags.taps ?? [] });
+  if (outputs.length === 0)
+    throw invalidOption('--top', 'positive integer when no --taps are given', flags.top);
+  modelOptions.outputs = outputs;
   const model = await prepareModel(modelOptions);
   const engine = await InferenceEngine.create({
     model,
@@ -244,7 +249,7 @@ function buildProgram(): Command {
           .default('cpu'),
       )
       .addOption(
-        new Option('--threads <n>', 'onnxruntime intra-op threads (default: cores - 1)').argParser(
+        new Option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)').argParser(
           integer(1),
         ),
       )

@@ -74,12 +74,18 @@ export type {
   TensorProto,
   ValueInfoProto,
 } from './onnx/onnx-codec.js';
-export { buildVggOnnx, GRAPH_FORMAT_VERSION, ONNX_IR_VERSION, ONNX_OPSET } from './onnx/onnx-graph.js';
+export {
+  buildVggOnnx,
+  GRAPH_FORMAT_VERSION,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  selectTaps,
+} from './onnx/onnx-graph.js';
 export type { BuildVggOnnxOptions, VggOnnxWeights } from './onnx/onnx-graph.js';
 export { inspectOnnxFile, readUserOnnxFile } from './onnx/onnx-file.js';
 export { checkUserOnnx } from './onnx/user-onnx.js';
 export type { UserOnnxExpectations, UserOnnxSignature } from './onnx/user-onnx.js';
-export { DEFAULT_MODEL, DEFAULT_SEED, getModelTap, prepareModel } from './prepare-model.js';
+export { DEFAULT_MODEL, DEFAULT_SEED, getModelTap, modelOutputsFor, prepareModel } from './prepare-model.js';
 export type { ModelIdentity, ModelOptions, PreparedModel } from './prepare-model.js';
 export { inspectModel } from './inspect-model.js';
 export { formatLayerTable, LAYER_TABLE_NOTES, layerTableToJson } from './layer-table.js';

@@ -203,6 +203,39 @@ describe('InferenceEngine', () => {
     });
   });
 
+  it('serves a graph prepared with only some outputs, and says what it lacks', async () => {
+    const options = {
+      model: "[8,'M',16,'M']",
+      classifierWidth: 24,
+      numClasses: 10,
+      inputSize: SIZE,
+      seed: 7,
+      cacheDir,
+    };
+    const features = await prepareModel({ ...options, outputs: ['pool5'] });
+    const full = await withEngine((engine) =>
+      engine.run(copies(), { ...classify, topK: 0, taps: ['pool5'] }),
+    );
+    await withEngine(async (engine) => {
+      const pooled = await engine.run(copies(), { ...classify, topK: 0, taps: ['pool5'] });
+      expect(Array.from(pooled.embeddings.pool5!.data)).toEqual(Array.from(full.embeddings.pool5!.data));
+      await expect(engine.run(copies(), classify)).rejects.toMatchObject({
+        code: 'VGG_INVALID_OPTION',
+        message: expect.stringMatching(
+          /Expected topK 0 for a graph without probs or logits \(it declares pool5\)/,
+        ),
+      });
+      await expect(engine.run(copies(), { ...classify, taps: ['fc7'] })).rejects.toMatchObject({
+        code: 'VGG_UNKNOWN_TAP',
+      });
+    }, features);
+    const probs = await prepareModel({ ...options, outputs: ['probs'] });
+    const expected = await withEngine((engine) => engine.run(copies(), classify));
+    const actual = await withEngine((engine) => engine.run(copies(), classify), probs);
+    expect(Array.from(actual.topK.classIds)).toEqual(Array.from(expected.topK.classIds));
+    expect(Array.from(actual.topK.probs)).toEqual(Array.from(expected.topK.probs));
+  });
+
   it('refuses a crop size other than the model input size', async () => {
     await expect(InferenceEngine.create({ model, preprocess: { cropSize: 224 } })).rejects.toThrow(
       `Expected ${SIZE} (the model's input size) for preprocess.cropSize but received 224`,
@@ -261,7 +294,7 @@ describe('InferenceEngine', () => {
     const graph = decodeOnnxModel(readFileSync(model.onnxPath));
     const { FLOAT } = TensorProto_DataType;
     graph.graph!.input = graph.graph!.input.map((input) => valueInfo(input.name, FLOAT, [2, 3, SIZE, SIZE]));
-    graph.graph!.output = [valueInfo(model.outputs.logits, FLOAT, [2, 10])];
+    graph.graph!.output = [valueInfo(model.outputs.logits!, FLOAT, [2, 10])];
     const fixed = encodeOnnxModel(graph);
     // Beside the generated graph, so its external weights still resolve.
     const onnxPath = join(dirname(model.onnxPath), 'fixed-batch-2.onnx');

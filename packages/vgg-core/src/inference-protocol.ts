@@ -36,8 +36,8 @@ export interface WorkerInit {
   onnxPath: string;
   inputName: string;
   numClasses: number;
-  /** ONNX output names. */
-  logits: string;
+  /** ONNX output names; null where the graph does not declare them. */
+  logits: string | null;
   probs: string | null;
   taps: Record<string, { name: string; dim: number }>;
   /** Batch size a user ONNX graph insists on; batches are split and the last one padded to it. */

@@ -72,7 +72,7 @@ async function createSession(
 function checkModel(created: ort.InferenceSession, options: WorkerInit): void {
   const problems: string[] = [];
   if (!created.inputNames.includes(options.inputName)) problems.push(`no input named ${options.inputName}`);
-  const outputs = [options.logits, ...(options.probs ? [options.probs] : [])];
+  const outputs = [options.logits, options.probs].filter((name) => name !== null);
   for (const tap of Object.values(options.taps)) outputs.push(tap.name);
   for (const name of outputs) {
     if (!created.outputNames.includes(name)) problems.push(`no output named ${name}`);
@@ -110,6 +110,7 @@ async function handle(message: ToWorker): Promise<void> {
 async function infer(images: Uint8Array[], request: InferenceRequest): Promise<InferenceResult> {
   const count = images.length;
   const k = Math.min(request.topK, init.numClasses);
+  // The engine refuses topK > 0 for a graph with neither output.
   const scoresName = k === 0 ? null : (init.probs ?? init.logits);
   const dims = new Map<string, number>();
   if (scoresName !== null) dims.set(scoresName, init.numClasses);

@@ -86,7 +86,7 @@ describe('inspectModel on an .onnx file', () => {
     const path = join(dir, 'small.onnx');
     const bytes = buildVggOnnx(config, {
       weights: { kind: 'inline', tensors: randomStateDict(config, 1) },
-      outputs: 'logits',
+      outputs: ['logits'],
     });
     await writeFile(path, bytes);
     const fromFile = await inspectModel(path);

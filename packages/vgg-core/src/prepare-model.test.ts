@@ -7,7 +7,13 @@ import { float32ToBfloat16, float32ToFloat16 } from './half-float.js';
 import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
 import { encodeOnnxModel, type OnnxDim, TensorProto_DataType, valueInfo } from './onnx/onnx-codec.js';
 import { buildVggOnnx } from './onnx/onnx-graph.js';
-import { getModelTap, type ModelOptions, type PreparedModel, prepareModel } from './prepare-model.js';
+import {
+  getModelTap,
+  type ModelOptions,
+  modelOutputsFor,
+  type PreparedModel,
+  prepareModel,
+} from './prepare-model.js';
 import {
   readSafetensors,
   readSafetensorsHeader,
@@ -249,6 +255,64 @@ describe('prepareModel with seeded weights', () => {
   });
 });
 
+describe('prepareModel with requested outputs', () => {
+  const options: ModelOptions = {
+    model: '[4,M,8,M]',
+    inputSize: 16,
+    poolSize: 2,
+    classifierWidth: 6,
+    numClasses: 3,
+  };
+
+  it('builds and caches one graph per output set, declaring only those outputs', async () => {
+    const all = await prepareModel({ ...options, cacheDir });
+    const probs = await prepareModel({ ...options, cacheDir, outputs: ['probs'] });
+    const mixed = await prepareModel({ ...options, cacheDir, outputs: ['fc7', 'probs', 'relu2_1'] });
+    const sameSet = await prepareModel({ ...options, cacheDir, outputs: ['relu2_1', 'fc7', 'probs'] });
+    expect(new Set([all.onnxPath, probs.onnxPath, mixed.onnxPath]).size).toBe(3);
+    expect(sameSet.onnxPath).toBe(mixed.onnxPath);
+    expect(probs.weightsPath).toBe(all.weightsPath);
+    expect(probs.identity).toEqual(all.identity);
+    expect(probs.outputs).toEqual({ probs: 'probs', taps: { probs: { name: 'probs', dim: 3 } } });
+    expect(Object.keys(mixed.outputs.taps)).toEqual(['relu2_1', 'fc7', 'probs']);
+    const session = await ort.InferenceSession.create(mixed.onnxPath);
+    expect(session.outputNames).toEqual(['relu2_1', 'fc7', 'probs']);
+    await session.release();
+
+    // The pruned graph computes the same values as the full one.
+    const input = randomInput(16, 3);
+    const full = await runOrt(all, input, ['probs', 'fc7']);
+    const pruned = await runOrt(mixed, input, ['probs', 'fc7']);
+    expect(Array.from(pruned.probs!.data)).toEqual(Array.from(full.probs!.data));
+    expect(Array.from(pruned.fc7!.data)).toEqual(Array.from(full.fc7!.data));
+    expect(modelOutputsFor({ topK: 5, taps: ['fc7', 'probs', 'fc7'] })).toEqual(['probs', 'fc7']);
+    expect(modelOutputsFor({ topK: 0, taps: ['pool5'] })).toEqual(['pool5']);
+  });
+
+  it('says when a tap exists but was not requested, and rejects bad output lists', async () => {
+    const probs = await prepareModel({ ...options, cacheDir, outputs: ['probs'] });
+    expect(() => getModelTap(probs, 'fc7')).toThrow(
+      expect.objectContaining({
+        code: 'VGG_UNKNOWN_TAP',
+        message: expect.stringMatching(
+          /"fc7" is not an output of this .* graph \(it declares probs\); include it/,
+        ),
+      }),
+    );
+    expect(() => getModelTap(probs, 'fc9')).toThrow(/Expected one of relu1_1, relu2_1, pool5/);
+    await expect(prepareModel({ ...options, cacheDir, outputs: ['fc9'] })).rejects.toMatchObject({
+      code: 'VGG_UNKNOWN_TAP',
+    });
+    await expect(prepareModel({ ...options, cacheDir, outputs: [] })).rejects.toThrow(
+      /Expected non-empty array of tap names .* for outputs but received \[\]/,
+    );
+    await expect(prepareModel({ onnxPath: 'x.onnx', outputs: ['probs', 'fc7'] })).rejects.toMatchObject({
+      code: 'VGG_UNKNOWN_TAP',
+      message: expect.stringMatching(/"fc7" is not available for ONNX file x.onnx/),
+    });
+  });
+});
+
 describe('prepareModel with a user ONNX file', () => {
   const config = resolveVggConfig('[4,M,6,M]', {
     batchNorm: true,
@@ -267,14 +331,14 @@ describe('prepareModel with a user ONNX file', () => {
       exported,
       buildVggOnnx(config, {
         weights: { kind: 'inline', tensors: weights },
-        outputs: 'logits',
+        outputs: ['logits'],
         inputName: 'x.1',
       }),
     );
   });
 
   it('reads the input and output signature and runs it', async () => {
-    const model = await prepareModel({ onnxPath: exported });
+    const model = await prepareModel({ onnxPath: exported, outputs: ['probs'] });
     expect(model).toMatchObject({
       config: null,
       inputName: 'x.1',

@@ -5,7 +5,7 @@ import { invalidOption, VggError } from './errors.js';
 import { exists, linkOrCopy, sha256File, sha256Text, writeAtomically } from './file-cache.js';
 import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
 import { readUserOnnxFile } from './onnx/onnx-file.js';
-import { buildVggOnnx, GRAPH_FORMAT_VERSION } from './onnx/onnx-graph.js';
+import { buildVggOnnx, GRAPH_FORMAT_VERSION, selectTaps } from './onnx/onnx-graph.js';
 import {
   readSafetensors,
   readSafetensorsHeader,
@@ -16,7 +16,7 @@ import {
 } from './safetensors.js';
 import { checkSeed, SEEDED_INIT_VERSION, writeSeededWeights } from './seeded-init.js';
 import { stateDictSpec } from './state-dict.js';
-import { listTaps } from './taps.js';
+import { listTaps, type VggTap } from './taps.js';
 import { checkStateDict, needsFloat32Conversion } from './weights-check.js';
 
 export interface ModelOptions {
@@ -40,6 +40,14 @@ export interface ModelOptions {
   poolSize?: number;
   /** Directory for generated graphs and converted or seeded weights. Default: <os.tmpdir()>/vgg-core-cache. */
   cacheDir?: string;
+  /**
+   * The taps the graph declares as outputs: 'probs' (or 'logits') for classification, plus embedding taps such
+   * as 'fc7' or 'relu3_3'; {@link modelOutputsFor} derives them from a run's request. The graph keeps only what
+   * they need and is cached per set, so a run pays for nothing it does not read (every extra conv tap is one more
+   * pass over a large activation). Default: every tap. With onnxPath only 'probs' and 'logits' are possible; probs
+   * are then the softmax of the file's logits.
+   */
+  outputs?: readonly string[];
 }
 
 export interface ModelIdentity {
@@ -64,10 +72,10 @@ export interface PreparedModel {
   /** "input" for generated graphs; the file's input name for user ONNX. */
   inputName: string;
   /**
-   * Output names by role. `taps` holds every tap the graph provides, logits and probs included; for a user
-   * ONNX file only logits.
+   * Output names by role, for the outputs the graph declares. `taps` holds each declared tap, logits and probs
+   * included; for a user ONNX file only logits (probs are computed from them).
    */
-  outputs: { logits: string; probs?: string; taps: Record<string, { name: string; dim: number }> };
+  outputs: { logits?: string; probs?: string; taps: Record<string, { name: string; dim: number }> };
   /** The float32 safetensors file the graph's initializers point into; null for a user ONNX file. */
   weightsPath: string | null;
   /** Batch size the graph requires, or null when the batch axis is dynamic (always null for generated graphs). */
@@ -76,6 +84,17 @@ export interface PreparedModel {
 
 export const DEFAULT_MODEL = 'vgg16';
 export const DEFAULT_SEED = 0;
+
+/**
+ * The outputs a run reads, for {@link ModelOptions.outputs}: 'probs' when it classifies (topK > 0), then its
+ * embedding taps.
+ */
+export function modelOutputsFor(request: {
+  readonly topK: number;
+  readonly taps: readonly string[];
+}): string[] {
+  return [...new Set([...(request.topK > 0 ? ['probs'] : []), ...request.taps])];
+}
 
 /**
  * Resolves weights (seeded, safetensors or user ONNX) into an ONNX file ready for onnxruntime. Generated graphs
@@ -93,8 +112,10 @@ export async function prepareModel(options: ModelOptions = {}): Promise<Prepared
   const config = resolveVggConfig(options.model ?? DEFAULT_MODEL, overrides);
   const cacheDir = resolve(options.cacheDir ?? join(tmpdir(), 'vgg-core-cache'));
   await mkdir(cacheDir, { recursive: true });
-  if (options.weightsPath !== undefined) return prepareSafetensors(config, options.weightsPath, cacheDir);
-  return prepareSeeded(config, options.seed ?? DEFAULT_SEED, cacheDir);
+  const taps = selectTaps(config, options.outputs);
+  if (options.weightsPath !== undefined)
+    return prepareSafetensors(config, taps, options.weightsPath, cacheDir);
+  return prepareSeeded(config, taps, options.seed ?? DEFAULT_SEED, cacheDir);
 }
 
 /** Looks up a tap of a prepared model; throws VGG_UNKNOWN_TAP with what is available. */
@@ -108,9 +129,19 @@ export function getModelTap(model: PreparedModel, tap: string): { name: string; 
         `provides logits (output ${JSON.stringify(model.outputs.logits)})`,
     );
   }
+  const declared = Object.keys(model.outputs.taps).join(', ');
+  if (listTaps(model.config).some((t) => t.name === tap)) {
+    throw new VggError(
+      'VGG_UNKNOWN_TAP',
+      `Tap ${JSON.stringify(tap)} is not an output of this ${model.identity.variant} graph (it declares ${declared}); ` +
+        'include it in the outputs passed to prepareModel',
+    );
+  }
   throw new VggError(
     'VGG_UNKNOWN_TAP',
-    `Expected one of ${Object.keys(model.outputs.taps).join(', ')} for tap of ${model.identity.variant} but received ${JSON.stringify(tap)}`,
+    `Expected one of ${listTaps(model.config)
+      .map((t) => t.name)
+      .join(', ')} for tap of ${model.identity.variant} but received ${JSON.stringify(tap)}`,
   );
 }
 
@@ -135,7 +166,23 @@ function checkOptions(options: ModelOptions): void {
     }
   }
   if (options.seed !== undefined) checkSeed(options.seed);
+  if (
+    options.outputs !== undefined &&
+    (!Array.isArray(options.outputs) ||
+      options.outputs.length === 0 ||
+      options.outputs.some((name) => typeof name !== 'string'))
+  ) {
+    throw invalidOption('outputs', 'non-empty array of tap names (e.g. ["probs", "fc7"])', options.outputs);
+  }
   if (options.onnxPath !== undefined) {
+    const other = options.outputs?.find((name) => name !== 'probs' && name !== 'logits');
+    if (other !== undefined) {
+      throw new VggError(
+        'VGG_UNKNOWN_TAP',
+        `Tap ${JSON.stringify(other)} is not available for ONNX file ${options.onnxPath}: a user-supplied graph only ` +
+          'provides logits (and probs computed from them)',
+      );
+    }
     for (const key of ['model', 'classifierWidth', 'batchNorm', 'poolSize'] as const) {
       if (options[key] !== undefined) {
         throw new VggError(
@@ -147,7 +194,12 @@ function checkOptions(options: ModelOptions): void {
   }
 }
 
-async function prepareSeeded(config: VggConfig, seed: number, cacheDir: string): Promise<PreparedModel> {
+async function prepareSeeded(
+  config: VggConfig,
+  taps: readonly VggTap[],
+  seed: number,
+  cacheDir: string,
+): Promise<PreparedModel> {
   // The input size does not change any weight, so every input size shares one weights file.
   const { inputSize: _inputSize, name: _name, ...architecture } = config;
   const key = sha256Text(JSON.stringify({ v: SEEDED_INIT_VERSION, seed, architecture })).slice(0, 32);
@@ -171,8 +223,8 @@ async function prepareSeeded(config: VggConfig, seed: number, cacheDir: string):
     sha256 = written.sha256;
   }
   const header = await readSafetensorsHeader(weightsPath);
-  const onnxPath = await ensureGraph(dir, config, header);
-  return ours(config, onnxPath, weightsPath, {
+  const onnxPath = await ensureGraph(dir, config, taps, header);
+  return ours(config, taps, onnxPath, weightsPath, {
     variant: config.name,
     source: 'seeded',
     weightsSha256: sha256,
@@ -183,7 +235,12 @@ async function prepareSeeded(config: VggConfig, seed: number, cacheDir: string):
   });
 }
 
-async function prepareSafetensors(config: VggConfig, path: string, cacheDir: string): Promise<PreparedModel> {
+async function prepareSafetensors(
+  config: VggConfig,
+  taps: readonly VggTap[],
+  path: string,
+  cacheDir: string,
+): Promise<PreparedModel> {
   const source = resolve(path);
   const header = await readSafetensorsHeader(source);
   checkStateDict(header, config);
@@ -202,8 +259,8 @@ async function prepareSafetensors(config: VggConfig, path: string, cacheDir: str
     await linkOrCopy(source, weightsPath);
     graphHeader = { ...header, path: weightsPath };
   }
-  const onnxPath = await ensureGraph(dir, config, graphHeader);
-  return ours(config, onnxPath, weightsPath, {
+  const onnxPath = await ensureGraph(dir, config, taps, graphHeader);
+  return ours(config, taps, onnxPath, weightsPath, {
     variant: config.name,
     source: 'safetensors',
     weightsSha256: sha256,
@@ -234,13 +291,23 @@ async function convertToFloat32(source: string, config: VggConfig, dest: string)
   await writeSafetensors(dest, entries, { metadata: { format: 'pt', convertedFrom: basename(source) } });
 }
 
-async function ensureGraph(dir: string, config: VggConfig, header: SafetensorsHeader): Promise<string> {
+/** One graph file per configuration, weights layout and output set, beside the weights it points into. */
+async function ensureGraph(
+  dir: string,
+  config: VggConfig,
+  taps: readonly VggTap[],
+  header: SafetensorsHeader,
+): Promise<string> {
   const location = 'weights.safetensors';
   const layout = [...header.tensors.values()].map((t) => [t.name, t.byteOffset, t.byteLength]);
-  const key = sha256Text(JSON.stringify({ v: GRAPH_FORMAT_VERSION, config, location, layout })).slice(0, 24);
+  const outputs = taps.map((tap) => tap.name);
+  const key = sha256Text(
+    JSON.stringify({ v: GRAPH_FORMAT_VERSION, config, location, layout, outputs }),
+  ).slice(0, 24);
   const onnxPath = join(dir, `model-${key}.onnx`);
   if (!(await exists(onnxPath))) {
-    const bytes = buildVggOnnx(config, { weights: { kind: 'external', location, tensors: header.tensors } });
+    const weights = { kind: 'external', location, tensors: header.tensors } as const;
+    const bytes = buildVggOnnx(config, { weights, outputs });
     await writeAtomically(onnxPath, (tmp) => writeFile(tmp, bytes));
   }
   return onnxPath;
@@ -248,18 +315,23 @@ async function ensureGraph(dir: string, config: VggConfig, header: SafetensorsHe
 
 function ours(
   config: VggConfig,
+  declared: readonly VggTap[],
   onnxPath: string,
   weightsPath: string,
   identity: ModelIdentity,
 ): PreparedModel {
   const taps: Record<string, { name: string; dim: number }> = {};
-  for (const tap of listTaps(config)) taps[tap.name] = { name: tap.name, dim: tap.dim };
+  for (const tap of declared) taps[tap.name] = { name: tap.name, dim: tap.dim };
   return {
     identity,
     config,
     onnxPath,
     inputName: 'input',
-    outputs: { logits: 'logits', probs: 'probs', taps },
+    outputs: {
+      ...(taps.logits ? { logits: 'logits' } : {}),
+      ...(taps.probs ? { probs: 'probs' } : {}),
+      taps,
+    },
     weightsPath,
     fixedBatchSize: null,
   };

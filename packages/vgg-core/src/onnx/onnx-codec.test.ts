@@ -140,7 +140,10 @@ describe('ONNX codec (generated from onnx.proto)', () => {
       numClasses: 5,
     });
     const weights = randomStateDict(config, 2);
-    const bytes = buildVggOnnx(config, { weights: { kind: 'inline', tensors: weights }, outputs: 'logits' });
+    const bytes = buildVggOnnx(config, {
+      weights: { kind: 'inline', tensors: weights },
+      outputs: ['logits'],
+    });
     const model = decodeOnnxModel(bytes);
     const fc = model.graph!.initializer.find((t) => t.name === 'classifier.0.weight')!;
     expect(fc.rawData.buffer).toBe(bytes.buffer);

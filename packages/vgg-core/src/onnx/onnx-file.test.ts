@@ -41,7 +41,7 @@ describe('ONNX files from users, decoded in a bounded worker thread', () => {
       path,
       buildVggOnnx(config, {
         weights: { kind: 'inline', tensors: randomStateDict(config, 1) },
-        outputs: 'logits',
+        outputs: ['logits'],
       }),
     );
     const { sha256, signature } = await readUserOnnxFile(path);

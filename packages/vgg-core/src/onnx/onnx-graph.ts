@@ -1,7 +1,8 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { invalidOption } from '../errors.js';
 import type { VggConfig } from '../model-config.js';
 import { stateDictSpec } from '../state-dict.js';
-import { listTaps } from '../taps.js';
+import { getTap, listTaps, type VggTap } from '../taps.js';
 import { adaptivePoolBins, vggLayout } from '../vgg-layout.js';
 import {
   AttributeProto_AttributeType as AttributeType,
@@ -36,19 +37,24 @@ export type VggOnnxWeights =
 
 export interface BuildVggOnnxOptions {
   readonly weights: VggOnnxWeights;
-  /** Which outputs to declare: every tap, or only `logits` (like a plain torch.onnx.export). Default 'all'. */
-  readonly outputs?: 'all' | 'logits';
+  /**
+   * Taps to declare as outputs, by name ("probs", "fc7", "relu3_3"): the graph keeps only the nodes they need, so
+   * `['logits']` gives the plain network of a torch.onnx.export. Declared in network order whatever the order
+   * here. Default: every tap of {@link listTaps}.
+   */
+  readonly outputs?: readonly string[];
   /** Name of the image input. Default "input". */
   readonly inputName?: string;
 }
 
 /**
  * Builds the ONNX graph (opset 17, IR 8) of a VGG configuration. Input: float32 [batch, 3, S, S] (batch dynamic).
- * Outputs: every tap of {@link listTaps}, each [batch, dim]. Dropout is omitted (inference). Initializers are named
- * after the torchvision state_dict keys.
+ * Outputs: the requested taps (default all), each [batch, dim]. Dropout is omitted (inference). Initializers are
+ * named after the torchvision state_dict keys. An unknown tap name throws VGG_UNKNOWN_TAP.
  */
 export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): Uint8Array {
   const inputName = options.inputName ?? 'input';
+  const taps = selectTaps(config, options.outputs);
   const layout = vggLayout(config);
   const nodes: Node[] = [];
   const initializers: Tensor[] = [];
@@ -172,9 +178,12 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
   }
   node('Softmax', 'probs', ['logits'], 'probs', [int('axis', 1)]);
 
-  const taps = listTaps(config).filter((tap) => options.outputs !== 'logits' || tap.name === 'logits');
   const outputs = taps.map((tap) => valueInfo(tap.name, DataType.FLOAT, ['batch', tap.dim]));
-  const graphNodes = options.outputs === 'logits' ? pruneTo(nodes, 'logits') : nodes;
+  // Each tap not asked for would cost a full pass over its activation (and keep it alive), so unused nodes go.
+  const graphNodes = pruneTo(
+    nodes,
+    taps.map((tap) => tap.name),
+  );
   const used = new Set(graphNodes.flatMap((n) => n.input));
   return encodeOnnxModel({
     irVersion: BigInt(ONNX_IR_VERSION),
@@ -222,9 +231,23 @@ function weightInitializer(name: string, shape: readonly number[], weights: VggO
   };
 }
 
-/** Keeps only the nodes the given output depends on (for logits-only exports). */
-function pruneTo(nodes: readonly Node[], output: string): Node[] {
-  const needed = new Set([output]);
+/**
+ * The taps named in `outputs` (every tap when undefined), in network order, without repeats. Throws
+ * VGG_UNKNOWN_TAP for a name the configuration lacks, and VGG_INVALID_OPTION for an empty list.
+ */
+export function selectTaps(config: VggConfig, outputs: readonly string[] | undefined): VggTap[] {
+  const all = listTaps(config);
+  if (outputs === undefined) return all;
+  if (!Array.isArray(outputs) || outputs.length === 0) {
+    throw invalidOption('outputs', 'non-empty array of tap names (e.g. ["probs"])', outputs);
+  }
+  const wanted = new Set(outputs.map((name) => getTap(config, name).name));
+  return all.filter((tap) => wanted.has(tap.name));
+}
+
+/** Keeps only the nodes the given outputs depend on. */
+function pruneTo(nodes: readonly Node[], outputs: readonly string[]): Node[] {
+  const needed = new Set(outputs);
   const kept: Node[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
