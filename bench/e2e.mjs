@@ -4,9 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
-import { createRedisConnection, RunStore } from 'vgg-pipeline';
-import { submitRun } from 'vgg-producer';
+import { connectRuns, submitRun } from 'vgg-pipeline';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-process.mjs');
 
@@ -56,19 +54,8 @@ export function startWorkerProcess({ env, statsFile, options }) {
 }
 
 /** A queue + run store on one key prefix. */
-export function openQueue(redisUrl, prefix) {
-  const redis = createRedisConnection({ url: redisUrl });
-  const queue = new Queue('vgg-chunks', { connection: redis, prefix });
-  const runStore = new RunStore({ redis, prefix });
-  return {
-    redis,
-    queue,
-    runStore,
-    close: async () => {
-      await queue.close();
-      await redis.quit().catch(() => undefined);
-    },
-  };
+export function openQueue(redisUrl, prefix, s3) {
+  return connectRuns({ redisUrl, prefix, s3 });
 }
 
 export async function waitFinalized(runStore, runId, timeoutMs) {
@@ -106,7 +93,7 @@ export async function runEndToEnd({
   timeoutMs,
 }) {
   const prefix = `bench-${tag}`;
-  const q = openQueue(redisUrl, prefix);
+  const q = openQueue(redisUrl, prefix, s3);
   const procs = [];
   try {
     for (let i = 0; i < workers; i++) {
@@ -121,7 +108,7 @@ export async function runEndToEnd({
     await Promise.all(procs.map((p) => p.ready));
     const deps = { queue: q.queue, runStore: q.runStore, s3 };
     const warm = await submitRun(
-      { sources: [warmManifest], out: outUri, runId: `${tag}-warm`, model, preprocess, chunkSize },
+      { sources: [warmManifest], out: outUri, runId: `${tag}-warm`, ...model, ...preprocess, chunkSize },
       deps,
     );
     await waitFinalized(q.runStore, warm.runId, timeoutMs);
@@ -130,7 +117,7 @@ export async function runEndToEnd({
     s3Counter.reset();
     const started = performance.now();
     const run = await submitRun(
-      { sources: [manifest], out: outUri, runId: `${tag}-run`, model, preprocess, chunkSize },
+      { sources: [manifest], out: outUri, runId: `${tag}-run`, ...model, ...preprocess, chunkSize },
       deps,
     );
     const status = await waitFinalized(q.runStore, run.runId, timeoutMs);

@@ -8,8 +8,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client, s3ClientOptionsFromEnv } from 'vgg-pipeline';
-import { submitRun } from 'vgg-producer';
+import { createS3Client, s3ClientOptionsFromEnv, submitRun } from 'vgg-pipeline';
 import { decodeCeiling, inferenceCeiling, pool } from './ceilings.mjs';
 import { openQueue, runEndToEnd } from './e2e.mjs';
 import { ensureImages } from './images.mjs';
@@ -278,13 +277,13 @@ try {
       (_, i) => `s3://bench-in/many/img-${String(i).padStart(7, '0')}.jpg`,
     );
     const file = await manifest('enqueue', lines);
-    const q = openQueue(redis.url, 'bench-enqueue');
+    const q = openQueue(redis.url, 'bench-enqueue', s3);
     try {
       const memory = async () => Number((await q.redis.info('memory')).match(/used_memory:(\d+)/)?.[1]);
       const before = await memory();
       const started = performance.now();
       const run = await submitRun(
-        { sources: [file], out: 's3://bench-out/runs', runId: 'enqueue', model: small.spec },
+        { sources: [file], out: 's3://bench-out/runs', runId: 'enqueue', ...small.spec },
         { queue: q.queue, runStore: q.runStore, s3 },
       );
       const seconds = (performance.now() - started) / 1000;

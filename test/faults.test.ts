@@ -8,10 +8,9 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveVggConfig, writeSeededWeights } from 'vgg-core';
 import { ensureSampleImages } from 'vgg-local-kit';
-import { createS3Client, type Manifest } from 'vgg-pipeline';
-import { retryFailed } from 'vgg-producer';
+import { createS3Client, type Manifest, retryFailed } from 'vgg-pipeline';
 import { FaultProxy } from './support/fault-proxy.js';
-import { listFiles, PipelineHarness, SMALL_MODEL } from './support/pipeline-harness.js';
+import { listFiles, PipelineHarness, SMALL_MODEL, SMALL_SEED } from './support/pipeline-harness.js';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';
 
 let imagesDir: string;
@@ -118,15 +117,15 @@ describe('poison chunks', () => {
       runId: 'poison',
       chunkSize: 16,
       attempts: 2,
-      model: { ...SMALL_MODEL, weights: weightsUri },
+      weights: weightsUri,
     });
     const failed = await h.waitForRun('poison', 60_000);
     expect(failed).toMatchObject({ rows: 48, ok: 0, error: 48 });
     expect(failed.records.every((r) => r.failed && r.errorsByReason.chunk_failed === 16)).toBe(true);
 
     const local = path.join(imagesDir, 'small.safetensors');
-    const { model, seed, ...overrides } = SMALL_MODEL;
-    await writeSeededWeights(local, resolveVggConfig(model, overrides), seed);
+    const { model, ...overrides } = SMALL_MODEL;
+    await writeSeededWeights(local, resolveVggConfig(model, overrides), SMALL_SEED);
     await s3ClientForTests().send(
       new PutObjectCommand({ Bucket: bucket, Key: 'models/small.safetensors', Body: await readFile(local) }),
     );

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSampleImages } from 'vgg-local-kit';
-import { cancelRun } from 'vgg-producer';
+import { cancelRun } from 'vgg-pipeline';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';
 import { duckdbQuery, listFiles, PipelineHarness, readManifest } from './support/pipeline-harness.js';
 
@@ -45,7 +45,8 @@ describe('pipeline end to end', () => {
       out,
       runId: 'local-dir',
       chunkSize: 8,
-      output: { topK: 3, taps: ['fc7', 'pool5'] },
+      top: 3,
+      taps: ['fc7', 'pool5'],
     });
     expect(submitted.totalInputs).toBe(39);
     expect(submitted.totalChunks).toBe(5);
@@ -133,7 +134,9 @@ describe('pipeline end to end', () => {
       out: `s3://${bucket}/results`,
       runId: 's3-run',
       chunkSize: 10,
-      output: { topK: 5, taps: ['fc7'], npy: true },
+      top: 5,
+      taps: ['fc7'],
+      npy: true,
     });
     const status = await h.waitForRun('s3-run');
     expect(status.rows).toBe(24);

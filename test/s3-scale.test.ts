@@ -43,7 +43,8 @@ describe('S3 at a few hundred images', () => {
       out: `s3://${bucket}/labels`,
       runId: 'scale',
       chunkSize: 25,
-      output: { topK: 5, taps: ['fc7', 'pool5'] },
+      top: 5,
+      taps: ['fc7', 'pool5'],
     });
     const status = await harness.waitForRun('scale', 300_000);
     expect(new Set(status.records.map((r) => r.workerId))).toEqual(new Set(['one', 'two']));

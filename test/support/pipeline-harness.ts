@@ -4,21 +4,32 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type SubmitOptions, type SubmitResult, submitRun } from 'vgg-producer';
-import { type ChunkJobData, createRedisConnection, type RunStatus, RunStore } from 'vgg-pipeline';
+import {
+  type ChunkJobData,
+  connectRuns,
+  createRedisConnection,
+  type RunConnection,
+  type RunStatus,
+  type RunStore,
+  type SubmitOptions,
+  type SubmitResult,
+  submitRun,
+} from 'vgg-pipeline';
 import { VggWorker, type VggWorkerOptions } from 'vgg-worker';
 
-/** A small custom VGG that runs in milliseconds on CPU but has every layer type. */
+/** A small custom VGG that runs in milliseconds on CPU but has every layer type (run options). */
 export const SMALL_MODEL = {
   model: '[8,M,16,M]',
-  seed: 7,
   classifierWidth: 32,
   numClasses: 1000,
   inputSize: 32,
   poolSize: 2,
 } as const;
+
+/** The seed of the small model's initialisation, when no weights are given. */
+export const SMALL_SEED = 7;
 
 export const SMALL_PREPROCESS = { resizeSize: 36, cropSize: 32 } as const;
 
@@ -26,6 +37,7 @@ export const SMALL_PREPROCESS = { resizeSize: 36, cropSize: 32 } as const;
 export class PipelineHarness {
   readonly prefix: string;
   readonly queueName = 'vgg-chunks';
+  readonly runs: RunConnection;
   readonly redis: Redis;
   readonly queue: Queue<ChunkJobData>;
   readonly runStore: RunStore;
@@ -38,11 +50,8 @@ export class PipelineHarness {
     readonly cacheDir: string,
   ) {
     this.prefix = `t-${randomUUID().slice(0, 8)}`;
-    this.redis = createRedisConnection({ url: redisUrl });
-    this.queue = new Queue<ChunkJobData>(this.queueName, { connection: this.redis, prefix: this.prefix });
-    // Connection errors during Redis restart tests surface through commands; BullMQ would print them.
-    this.queue.on('error', () => undefined);
-    this.runStore = new RunStore({ redis: this.redis, prefix: this.prefix });
+    this.runs = connectRuns({ redisUrl, queueName: this.queueName, prefix: this.prefix, s3 });
+    ({ redis: this.redis, queue: this.queue, runStore: this.runStore } = this.runs);
   }
 
   static async create(redisUrl: string, s3: S3Client): Promise<PipelineHarness> {
@@ -70,10 +79,12 @@ export class PipelineHarness {
     return worker;
   }
 
-  submit(options: Omit<SubmitOptions, 'model'> & { model?: SubmitOptions['model'] }): Promise<SubmitResult> {
+  /** Submits a run of the small model (seeded unless weights or an ONNX file are given). */
+  submit(options: SubmitOptions): Promise<SubmitResult> {
+    const seeded = options.weights === undefined && options.onnx === undefined;
     return submitRun(
-      { model: { ...SMALL_MODEL }, preprocess: { ...SMALL_PREPROCESS }, ...options },
-      { queue: this.queue, runStore: this.runStore, s3: this.s3 },
+      { ...SMALL_MODEL, ...SMALL_PREPROCESS, ...(seeded ? { seed: SMALL_SEED } : {}), ...options },
+      this.runs,
     );
   }
 
@@ -97,8 +108,7 @@ export class PipelineHarness {
     await this.queue.obliterate({ force: true }).catch(() => undefined);
     const keys = await this.redis.keys(`${this.prefix}:*`);
     if (keys.length) await this.redis.del(...keys);
-    await this.queue.close();
-    await this.redis.quit().catch(() => undefined);
+    await this.runs.close();
     for (const c of this.extraConnections) c.disconnect();
   }
 }

@@ -1,26 +1,25 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
-import { progressOf, type RunCliSpec, type RunProgress, submitRun } from 'vgg-producer';
+import { RedisServerProcess } from 'vgg-local-kit';
 import {
-  type ChunkJobData,
-  createRedisConnection,
+  connectRuns,
+  createS3Client,
   DEFAULT_KEY_PREFIX,
   DEFAULT_QUEUE_NAME,
+  progressOf,
+  type RunOptionsInput,
+  type RunProgress,
   type RunStatus,
-  RunStore,
+  requestedModelIdentity,
   type S3ClientOptions,
-  createS3Client,
+  submitRun,
 } from 'vgg-pipeline';
-import { RedisServerProcess } from 'vgg-local-kit';
 
 export interface LocalRunOptions {
   sources: string[];
-  /** Local directory or s3:// URI. */
-  out: string;
-  runId?: string;
-  spec: RunCliSpec;
+  /** The run's options; `out` is a local directory or an s3:// URI. */
+  run: RunOptionsInput;
   /** Worker processes to start here. Default 1. 0 relies on workers elsewhere (distributed mode). */
   workers?: number;
   /** Extra `vgg-worker` flags, e.g. ['--device', 'cuda:0']. */
@@ -73,7 +72,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     cleanups.push(() => stopWorkers(workers));
     const workerMain = path.join(path.dirname(fileURLToPath(import.meta.resolve('vgg-worker'))), 'main.js');
     for (let i = 0; i < (options.workers ?? 1); i++) {
-      const child = spawn(process.execPath, [workerMain, '--json', ...(options.workerArgs ?? [])], {
+      // The workers take the queue and prefix this run is submitted to, whatever the environment says.
+      const args = ['--json', '--queue', DEFAULT_QUEUE_NAME, '--prefix', DEFAULT_KEY_PREFIX];
+      const child = spawn(process.execPath, [workerMain, ...args, ...(options.workerArgs ?? [])], {
         env: { ...options.workerEnv, REDIS_URL: redisUrl },
         stdio: ['ignore', 'inherit', 'pipe'],
       });
@@ -86,31 +87,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       workers.push(child);
     }
 
-    const redis = createRedisConnection({ url: redisUrl, connectionName: 'vgg-local' });
-    const queue = new Queue<ChunkJobData>(DEFAULT_QUEUE_NAME, {
-      connection: redis,
-      prefix: DEFAULT_KEY_PREFIX,
-    });
-    queue.on('error', () => undefined); // see vgg-producer: errors surface through commands
-    cleanups.push(async () => {
-      await queue.close();
-      await redis.quit().catch(() => undefined);
-    });
-    const runStore = new RunStore({ redis, prefix: DEFAULT_KEY_PREFIX });
-    const s3 = createS3Client(options.s3);
-    const submitted = await submitRun(
-      {
-        sources: options.sources,
-        out: options.out,
-        ...(options.runId ? { runId: options.runId } : {}),
-        model: options.spec.model,
-        preprocess: options.spec.preprocess,
-        output: options.spec.output,
-        chunkSize: options.spec.chunkSize,
-        attempts: options.spec.attempts,
-      },
-      { queue, runStore, s3 },
-    );
+    const runs = connectRuns({ redisUrl, connectionName: 'vgg-local', s3: createS3Client(options.s3) });
+    cleanups.push(() => runs.close());
+    const { runStore } = runs;
+    const submitted = await submitRun({ ...options.run, sources: options.sources }, runs);
     log(
       `run ${submitted.runId}: ${submitted.totalInputs} images in ${submitted.totalChunks} chunks (${submitted.enqueued} enqueued)`,
     );
@@ -141,7 +121,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       status,
       wallSeconds,
       imagesPerSecond: status.rows / wallSeconds,
-      untrained: !options.spec.model.weights && !options.spec.model.onnx,
+      untrained: requestedModelIdentity(status.spec.model).untrained,
       labelHistogram: [...labels].sort(byCount),
       errorsByReason: [...reasons].sort(byCount),
       outDir: `${status.spec.output.out}/${submitted.runId}`,

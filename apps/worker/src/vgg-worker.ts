@@ -338,16 +338,15 @@ export class VggWorker {
     if (model.boundRuns.has(runId)) return;
     const identity = model.prepared.identity;
     const binding: RunModelBinding = {
-      identity: { ...identity },
+      identity,
       taps: spec.output.taps.map((name) => ({
         name,
         dim: model.prepared.outputs.taps[name]?.dim ?? 0,
         dtype: spec.output.dtype,
       })),
-      // Plain data (numbers, strings, arrays), so it round-trips through JSON.
-      preprocessing: JSON.parse(JSON.stringify(model.engine.preprocess)) as RunModelBinding['preprocessing'],
+      preprocessing: model.engine.preprocess,
     };
-    const bound = await this.runStore.bindModelHash(runId, identity.weightsSha256, binding);
+    const bound = await this.runStore.bindModel(runId, binding);
     if (bound !== model.prepared.identity.weightsSha256) {
       model.users -= 1;
       throw new ModelMismatchError(runId, bound, model.prepared.identity.weightsSha256);

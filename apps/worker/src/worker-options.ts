@@ -2,10 +2,109 @@ import { availableParallelism, hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
-import { type ExecutionProviderSetting, invalidOption } from 'vgg-core';
-import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from 'vgg-pipeline';
+import { expectedValue, type FlagTable, type FlagValues, withDefaults } from 'vgg-cli-kit';
+import { parseExecutionProvider } from 'vgg-core';
+import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME, invalidOption } from 'vgg-pipeline';
 
-export interface VggWorkerOptions {
+/**
+ * The worker's tunables, with their flags (`vgg-worker --batch-size` <-> `VGG_BATCH_SIZE`) and documented
+ * defaults; {@link resolveWorkerOptions} applies the same defaults to options given in code.
+ */
+export const WORKER_FLAGS = {
+  provider: {
+    kind: 'string',
+    flag: 'device',
+    valueName: 'provider',
+    default: 'cpu',
+    parse: parseExecutionProvider,
+    description: 'cpu, cuda, cuda:N or auto (cuda, else cpu with a warning)',
+  },
+  intraOpNumThreads: {
+    kind: 'integer',
+    min: 1,
+    flag: 'threads',
+    defaultText: 'all cores',
+    // The session does not spin, so decoding still gets CPU when it needs it; measured on 2 cores, 2 threads
+    // beat 1 for VGG16 (1.7x) and for a decode-bound small VGG alike.
+    description: 'onnxruntime intra-op threads',
+  },
+  batchSize: {
+    kind: 'integer',
+    min: 1,
+    defaultText: '16 on cpu, 32 on cuda',
+    description: 'images per inference call',
+  },
+  chunkConcurrency: {
+    kind: 'integer',
+    min: 1,
+    default: 2,
+    description: 'chunks in flight; more than one lets batches fill across chunks',
+  },
+  fetchConcurrency: { kind: 'integer', min: 1, default: 16, description: 'concurrent downloads' },
+  decodeConcurrency: { kind: 'integer', min: 1, defaultText: 'cores', description: 'concurrent decodes' },
+  maxInputBytes: {
+    kind: 'integer',
+    min: 1,
+    default: 64 * 1024 * 1024,
+    description: 'largest input accepted, in bytes, enforced while streaming',
+  },
+  connectTimeoutMs: {
+    kind: 'integer',
+    min: 1,
+    default: 10_000,
+    valueName: 'ms',
+    description: 'connect timeout for http(s) inputs',
+  },
+  readTimeoutMs: {
+    kind: 'integer',
+    min: 1,
+    default: 30_000,
+    valueName: 'ms',
+    description: 'idle read timeout for inputs',
+  },
+  lockDurationMs: {
+    kind: 'integer',
+    min: 1,
+    default: 60_000,
+    valueName: 'ms',
+    description: 'BullMQ job lock',
+  },
+  shutdownTimeoutMs: {
+    kind: 'integer',
+    min: 1,
+    default: 30_000,
+    valueName: 'ms',
+    description: 'graceful stop deadline before chunks are handed back',
+  },
+  allowHosts: {
+    kind: 'list',
+    default: [],
+    description:
+      'http(s) hosts allowed despite resolving to internal addresses (name or .suffix, comma-separated)',
+  },
+  allowCidrs: {
+    kind: 'list',
+    default: [],
+    description: 'internal address ranges http(s) inputs may reach, e.g. 10.1.0.0/16',
+  },
+  localRoots: {
+    kind: 'list',
+    default: [],
+    description:
+      'confine local-file inputs to these directories, after resolving .. and symlinks (default: anywhere; set it on workers that take untrusted manifests)',
+  },
+  cacheDir: {
+    kind: 'string',
+    valueName: 'dir',
+    defaultText: '<tmpdir>/vgg-cache',
+    description: 'model file cache',
+  },
+} as const satisfies FlagTable;
+
+/** The tunables of {@link WORKER_FLAGS}, as values. */
+export type WorkerFlagValues = FlagValues<typeof WORKER_FLAGS>;
+
+export type VggWorkerOptions = Partial<WorkerFlagValues> & {
   /** Opens a Redis connection; BullMQ needs several. Connections must have maxRetriesPerRequest null. */
   connect: () => Redis;
   /** S3 client for s3:// inputs, outputs and model files. */
@@ -14,54 +113,15 @@ export interface VggWorkerOptions {
   queueName?: string;
   /** Redis key prefix. Default `vgg`. */
   prefix?: string;
-  /** `cpu`, `cuda`, `cuda:N` or `auto`. Default `cpu`. */
-  provider?: ExecutionProviderSetting;
-  /**
-   * onnxruntime intra-op threads. Default: all cores. The session does not spin, so decoding still gets CPU when it
-   * needs it; measured on 2 cores, 2 threads beat 1 for VGG16 (1.7×) and for a decode-bound small VGG alike.
-   */
-  intraOpNumThreads?: number;
-  /** Images per inference call. Default 16 on CPU, 32 on CUDA. */
-  batchSize?: number;
-  /** Chunks processed at once; more than one lets batches fill across chunks. Default 2. */
-  chunkConcurrency?: number;
-  /** Concurrent input downloads. Default 16. */
-  fetchConcurrency?: number;
-  /** Concurrent sharp decodes. Default: cores. */
-  decodeConcurrency?: number;
   /** Decoded images waiting for inference, bounding memory. Default 4 × batchSize. */
   maxQueuedImages?: number;
-  /** Largest input accepted, in bytes, enforced while streaming. Default 64 MiB. */
-  maxInputBytes?: number;
-  /** Connect timeout for http(s) inputs, in ms. Default 10 000. */
-  connectTimeoutMs?: number;
-  /** Idle read timeout for inputs, in ms. Default 30 000. */
-  readTimeoutMs?: number;
-  /**
-   * http(s) inputs may reach these hosts even if they resolve to loopback, private or link-local addresses
-   * (refused by default against server-side request forgery): exact names or `.suffix`. Default none.
-   */
-  allowHosts?: string[];
-  /** Address ranges (CIDR) that http(s) inputs may reach although refused by default. Default none. */
-  allowCidrs?: string[];
-  /**
-   * Directories local-file inputs must lie in, checked after resolving `..` and symlinks; other local inputs end
-   * as `forbidden` rows. Default: no confinement (set it on shared workers that take untrusted manifests).
-   */
-  localRoots?: string[];
   /** Attempts per input on transient fetch failures (5xx, resets, timeouts). Default 3. */
   fetchAttempts?: number;
-  /** BullMQ job lock duration, in ms. Default 60 000. */
-  lockDurationMs?: number;
-  /** Graceful-stop deadline for close(), in ms; then in-flight chunks are handed back. Default 30 000. */
-  shutdownTimeoutMs?: number;
-  /** Local cache for model files and generated graphs. Default `<tmpdir>/vgg-cache`. */
-  cacheDir?: string;
   /** Identifies this worker in chunk records. Default `<hostname>:<pid>`. */
   workerId?: string;
   /** Progress and diagnostics. Default: none. */
   onEvent?: (event: WorkerEvent) => void;
-}
+};
 
 export type WorkerEvent =
   | { type: 'model-loaded'; runId: string; variant: string; provider: string; untrained: boolean; ms: number }
@@ -90,31 +150,28 @@ export type ResolvedWorkerOptions = Required<Omit<VggWorkerOptions, 'onEvent'>> 
 };
 
 export function resolveWorkerOptions(options: VggWorkerOptions): ResolvedWorkerOptions {
-  const provider = options.provider ?? 'cpu';
+  const flags = withDefaults(WORKER_FLAGS, options);
+  for (const [key, spec] of Object.entries(WORKER_FLAGS)) {
+    const value = (flags as Record<string, unknown>)[key];
+    const expected = value === undefined ? null : expectedValue(spec, value);
+    if (expected !== null) throw invalidOption(key, expected, value);
+  }
+  const provider = flags.provider;
   const cores = availableParallelism();
-  const batchSize = positiveInt('batchSize', options.batchSize ?? (provider.startsWith('cuda') ? 32 : 16));
+  const batchSize = flags.batchSize ?? (provider.startsWith('cuda') ? 32 : 16);
   return {
+    ...flags,
     connect: options.connect,
     s3: options.s3,
     queueName: options.queueName ?? DEFAULT_QUEUE_NAME,
     prefix: options.prefix ?? DEFAULT_KEY_PREFIX,
-    provider,
-    intraOpNumThreads: positiveInt('intraOpNumThreads', options.intraOpNumThreads ?? cores),
+    intraOpNumThreads: flags.intraOpNumThreads ?? cores,
     batchSize,
-    chunkConcurrency: positiveInt('chunkConcurrency', options.chunkConcurrency ?? 2),
-    fetchConcurrency: positiveInt('fetchConcurrency', options.fetchConcurrency ?? 16),
-    decodeConcurrency: positiveInt('decodeConcurrency', options.decodeConcurrency ?? cores),
+    decodeConcurrency: flags.decodeConcurrency ?? cores,
     maxQueuedImages: positiveInt('maxQueuedImages', options.maxQueuedImages ?? 4 * batchSize),
-    maxInputBytes: positiveInt('maxInputBytes', options.maxInputBytes ?? 64 * 1024 * 1024),
-    connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs ?? 10_000),
-    readTimeoutMs: positiveInt('readTimeoutMs', options.readTimeoutMs ?? 30_000),
-    allowHosts: options.allowHosts ?? [],
-    allowCidrs: options.allowCidrs ?? [],
-    localRoots: (options.localRoots ?? []).map((root) => path.resolve(root)),
+    localRoots: flags.localRoots.map((root) => path.resolve(root)),
     fetchAttempts: positiveInt('fetchAttempts', options.fetchAttempts ?? 3),
-    lockDurationMs: positiveInt('lockDurationMs', options.lockDurationMs ?? 60_000),
-    shutdownTimeoutMs: positiveInt('shutdownTimeoutMs', options.shutdownTimeoutMs ?? 30_000),
-    cacheDir: options.cacheDir ?? path.join(tmpdir(), 'vgg-cache'),
+    cacheDir: flags.cacheDir ?? path.join(tmpdir(), 'vgg-cache'),
     workerId: options.workerId ?? `${hostname()}:${process.pid}`,
     onEvent: options.onEvent,
   };

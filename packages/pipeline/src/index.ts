@@ -67,16 +67,37 @@ export type { ListSourceDeps } from './inputs/sources.js';
 export { csvRecords, textLines } from './inputs/text-records.js';
 
 // --- queue: Redis connections and chunk jobs ---
-export { chunkJobId, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from './queue/chunk-jobs.js';
-export type { ChunkJobData } from './queue/chunk-jobs.js';
+export { chunkJob, chunkJobId, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from './queue/chunk-jobs.js';
+export type { ChunkJob, ChunkJobData } from './queue/chunk-jobs.js';
+export { QUEUE_FLAGS } from './queue/queue-flags.js';
 export { createRedisConnection } from './queue/redis-connection.js';
 export type { RedisConnectionOptions } from './queue/redis-connection.js';
 
 // --- run: the run contract ---
+export { RUN_OPTIONS, runOptionFlag } from './run/run-options.js';
+export type { RunOptions, RunOptionsInput, RunOptionSection, RunOptionTarget } from './run/run-options.js';
+export { planRun } from './run/plan-run.js';
+export type { RunPlan } from './run/plan-run.js';
+export { generateRunId, validateRunId } from './run/run-spec.js';
+export type { RunModelSpec, RunOutputSpec, RunPreprocessSpec, RunSpec, RunState } from './run/run-spec.js';
+export { modelOptionsForRun, requestedModelIdentity } from './run/model-binding.js';
+export type { RunModelBinding } from './run/model-binding.js';
+export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
 export { recoverChunkRecord } from './run/chunk-record.js';
 export type { ChunkRecord } from './run/chunk-record.js';
+export { RunStore } from './run/run-store.js';
+export type { RunStatus, RunStoreOptions } from './run/run-store.js';
+export { connectRuns } from './run/run-connection.js';
+export type { RunConnection, RunConnectionOptions } from './run/run-connection.js';
+export { submitRun } from './run/submit.js';
+export type { SubmitDeps, SubmitOptions, SubmitResult } from './run/submit.js';
+export { cancelRun, RETRYABLE_REASONS, retryFailed } from './run/control.js';
+export type { RunControlDeps } from './run/control.js';
+export { progressOf } from './run/progress.js';
+export type { RunProgress } from './run/progress.js';
+export { formatDuration, formatProgressBar, formatStatus } from './run/status-format.js';
 export { finalizeRun } from './run/finalize-run.js';
-export type { FinalizeRunOptions, RunModelBinding } from './run/finalize-run.js';
+export type { FinalizeRunOptions } from './run/finalize-run.js';
 export { buildManifest, MANIFEST_FORMAT, parseManifest, serializeManifest } from './run/manifest.js';
 export type {
   BuildManifestInput,
@@ -88,8 +109,3 @@ export type {
   ManifestTap,
   ShardSummary,
 } from './run/manifest.js';
-export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
-export { generateRunId, validateRunId } from './run/run-spec.js';
-export type { RunModelSpec, RunOutputSpec, RunPreprocessSpec, RunSpec, RunState } from './run/run-spec.js';
-export { RunStore } from './run/run-store.js';
-export type { RunStatus, RunStoreOptions } from './run/run-store.js';

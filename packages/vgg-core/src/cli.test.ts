@@ -158,7 +158,7 @@ describe('vgg-model predict', () => {
     const image = fixture('concert.jpg');
     const both = cli('predict', image, '--weights', 'w.safetensors', '--onnx', 'm.onnx');
     expect(both.status).toBe(2);
-    expect(both.stderr).toMatch(/option '--weights <file>' cannot be used with option '--onnx <file>'/);
+    expect(both.stderr).toContain('Expected at most one of --weights and --onnx but received both');
     const unknown = cli('predict', image, '--frobnicate');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown option '--frobnicate'/);
@@ -169,7 +169,7 @@ describe('vgg-model predict', () => {
     );
     const top = cli('predict', image, '--top', 'many');
     expect(top.status).toBe(2);
-    expect(top.stderr).toMatch(/--top <k>' argument 'many' is invalid/);
+    expect(top.stderr).toContain('Expected non-negative integer for --top but received "many"');
     const tap = cli('predict', image, ...modelFlags, '--taps', 'fc9');
     expect(tap.status).toBe(2);
     expect(tap.stderr).toMatch(

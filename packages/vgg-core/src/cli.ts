@@ -2,44 +2,64 @@
 // vgg-model: inspect VGG configurations and classify local images. Exit codes: 0 when every command succeeded
 // (for predict: at least one image was classified; undecodable images are reported per image), 1 when predict
 // could classify none of its images, 2 for usage errors and for models or providers that cannot load.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { FlagSet, type FlagTable, type FlagValues, isUsageError } from 'vgg-cli-kit';
 import { invalidOption, isVggError } from './errors.js';
-import {
-  describeProvider,
-  type ExecutionProviderSetting,
-  parseExecutionProvider,
-} from './execution-provider.js';
+import { describeProvider, parseExecutionProvider } from './execution-provider.js';
 import { InferenceEngine } from './inference-engine.js';
 import { inspectModel } from './inspect-model.js';
 import { formatLayerTable, layerTableToJson } from './layer-table.js';
-import type { VggConfigOverrides } from './model-config.js';
+import { MODEL_FLAGS, modelOptionsOf } from './model-options.js';
 import { predictFiles } from './predict.js';
-import { type ModelIdentity, type ModelOptions, modelOutputsFor, prepareModel } from './prepare-model.js';
+import { type ModelIdentity, modelOutputsFor, prepareModel } from './prepare-model.js';
 
-interface ConfigFlags {
-  classifierWidth?: number;
-  numClasses?: number;
-  inputSize?: number;
-  batchNorm?: boolean;
-  poolSize?: number;
-}
+const { classifierWidth, numClasses, inputSize, batchNorm, poolSize } = MODEL_FLAGS;
 
-interface PredictFlags extends ConfigFlags {
-  model?: string;
-  weights?: string;
-  onnx?: string;
-  seed?: number;
-  cacheDir?: string;
-  top: number;
-  taps?: string[];
-  l2?: boolean;
-  fp16?: boolean;
-  provider: ExecutionProviderSetting;
-  threads?: number;
-  batchSize: number;
-  json?: boolean;
-  dumpPixels?: string;
-}
+/** Flags of `inspect`: the architecture of a variant or layer list (an .onnx file fixes its own). */
+const INSPECT_FLAGS = {
+  classifierWidth,
+  numClasses,
+  inputSize,
+  batchNorm,
+  poolSize,
+  json: { kind: 'boolean', description: 'print JSON (top-level "params" is the parameter count)' },
+} as const satisfies FlagTable;
+
+/** Flags of `predict`: the model, the outputs, and where it runs. */
+const PREDICT_FLAGS = {
+  ...MODEL_FLAGS,
+  cacheDir: {
+    kind: 'string',
+    valueName: 'dir',
+    defaultText: '<tmpdir>/vgg-core-cache',
+    description: 'where generated graphs and weights are cached',
+  },
+  top: { kind: 'integer', min: 0, default: 5, valueName: 'k', description: 'classes per image' },
+  taps: { kind: 'list', description: 'embeddings to print, e.g. fc7,pool5,relu3_3' },
+  l2: { kind: 'boolean', description: 'L2-normalise embeddings' },
+  fp16: { kind: 'boolean', description: 'round embeddings to float16 (printed as the numbers they encode)' },
+  provider: {
+    kind: 'string',
+    valueName: 'p',
+    default: 'cpu',
+    parse: parseExecutionProvider,
+    description: 'cpu, cuda, cuda:N, or auto (cuda, else cpu with a warning)',
+  },
+  threads: { kind: 'integer', min: 1, defaultText: 'all cores', description: 'onnxruntime intra-op threads' },
+  batchSize: { kind: 'integer', min: 1, default: 8, description: 'images per inference run' },
+  json: { kind: 'boolean', description: 'one JSON object per image per line (JSONL)' },
+  dumpPixels: {
+    kind: 'string',
+    valueName: 'dir',
+    description: 'write each decoded crop (input-size² × 3 uint8, HWC RGB) as <dir>/<basename>.rgb',
+  },
+} as const satisfies FlagTable;
+
+type PredictFlags = FlagValues<typeof PREDICT_FLAGS>;
+
+// vgg-model reads no environment twins: its flags are all it takes.
+const inspectFlags = new FlagSet(INSPECT_FLAGS);
+const predictFlags = new FlagSet(PREDICT_FLAGS);
 
 const EXIT_NONE_CLASSIFIED = 1;
 const EXIT_USAGE = 2;
@@ -51,62 +71,6 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   stdoutClosed = true;
 });
 
-function integer(min: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min) {
-      throw new InvalidArgumentError(`Expected integer >= ${min}.`);
-    }
-    return parsed;
-  };
-}
-
-function tapList(value: string): string[] {
-  const taps = value.split(',').map((tap) => tap.trim());
-  if (taps.some((tap) => tap === ''))
-    throw new InvalidArgumentError('Expected comma-separated tap names, e.g. fc7,pool5.');
-  return taps;
-}
-
-function provider(value: string): ExecutionProviderSetting {
-  try {
-    return parseExecutionProvider(value, '--provider');
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
-/** Options that shape a generated VGG graph; shared by inspect and predict. */
-function addConfigOptions(command: Command, onnxConflicts: boolean): Command {
-  const conflicts = onnxConflicts ? ['onnx'] : [];
-  return command
-    .addOption(
-      new Option('--classifier-width <n>', 'width of fc6 and fc7 (default 4096)')
-        .argParser(integer(1))
-        .conflicts(conflicts),
-    )
-    .addOption(new Option('--num-classes <n>', 'number of classes (default 1000)').argParser(integer(1)))
-    .addOption(new Option('--input-size <px>', 'square input size (default 224)').argParser(integer(1)))
-    .addOption(
-      new Option('--batch-norm', 'BatchNorm after every conv (or use a _bn variant)').conflicts(conflicts),
-    )
-    .addOption(
-      new Option('--pool-size <n>', 'adaptive average pool output size (default 7)')
-        .argParser(integer(1))
-        .conflicts(conflicts),
-    );
-}
-
-function configOverrides(flags: ConfigFlags): VggConfigOverrides {
-  const overrides: VggConfigOverrides = {};
-  if (flags.classifierWidth !== undefined) overrides.classifierWidth = flags.classifierWidth;
-  if (flags.numClasses !== undefined) overrides.numClasses = flags.numClasses;
-  if (flags.inputSize !== undefined) overrides.inputSize = flags.inputSize;
-  if (flags.batchNorm !== undefined) overrides.batchNorm = flags.batchNorm;
-  if (flags.poolSize !== undefined) overrides.poolSize = flags.poolSize;
-  return overrides;
-}
-
 function describeModel(identity: ModelIdentity, provider: string): string {
   const weights =
     identity.source === 'seeded'
@@ -116,18 +80,14 @@ function describeModel(identity: ModelIdentity, provider: string): string {
 }
 
 async function predict(images: string[], flags: PredictFlags): Promise<void> {
-  const modelOptions: ModelOptions = { ...configOverrides(flags) };
-  if (flags.model !== undefined) modelOptions.model = flags.model;
-  if (flags.weights !== undefined) modelOptions.weightsPath = flags.weights;
-  if (flags.onnx !== undefined) modelOptions.onnxPath = flags.onnx;
-  if (flags.seed !== undefined) modelOptions.seed = flags.seed;
-  if (flags.cacheDir !== undefined) modelOptions.cacheDir = flags.cacheDir;
   // A graph with only what this run prints: probs for --top, plus the --taps.
   const outputs = modelOutputsFor({ topK: flags.top, taps: flags.taps ?? [] });
-  if (outputs.length === 0)
-    throw invalidOption('--top', 'positive integer when no --taps are given', flags.top);
-  modelOptions.outputs = outputs;
-  const model = await prepareModel(modelOptions);
+  if (outputs.length === 0) throw invalidOption('--top', 'positive integer when no --taps are given', flags.top);
+  const model = await prepareModel({
+    ...modelOptionsOf(flags),
+    outputs,
+    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+  });
   const engine = await InferenceEngine.create({
     model,
     provider: flags.provider,
@@ -150,7 +110,7 @@ async function predict(images: string[], flags: PredictFlags): Promise<void> {
     const predictions = predictFiles(engine, images, {
       topK: flags.top,
       taps: flags.taps ?? [],
-      l2Normalize: flags.l2 ?? false,
+      l2Normalize: flags.l2,
       dtype: flags.fp16 ? 'float16' : 'float32',
       batchSize: flags.batchSize,
       ...(flags.dumpPixels !== undefined ? { dumpPixelsDir: flags.dumpPixels } : {}),
@@ -199,70 +159,36 @@ function buildProgram(): Command {
       '\nExit codes: 0 success; 1 predict classified none of its images; 2 usage error, or a model or provider that cannot load.',
     );
 
-  addConfigOptions(
-    program
-      .command('inspect')
-      .description('Print the layer table of a model: output shapes, parameters, MACs, receptive field.')
-      .argument('<model>', "variant (vgg16, vgg19_bn), layer list (\"[64,'M',128,'M']\") or an .onnx file")
-      .option('--json', 'print JSON (top-level "params" is the parameter count)'),
-    false,
-  )
+  inspectFlags
+    .addTo(
+      program
+        .command('inspect')
+        .description('Print the layer table of a model: output shapes, parameters, MACs, receptive field.')
+        .argument('<model>', "variant (vgg16, vgg19_bn), layer list (\"[64,'M',128,'M']\") or an .onnx file"),
+    )
     .exitOverride()
-    .action(async (spec: string, flags: ConfigFlags & { json?: boolean }) => {
-      const table = await inspectModel(spec, configOverrides(flags));
+    .action(async (spec: string, _options: unknown, command: Command) => {
+      const { json, ...overrides } = inspectFlags.read(command, {});
+      const table = await inspectModel(spec, modelOptionsOf(overrides));
       process.stdout.write(
-        flags.json ? `${JSON.stringify(layerTableToJson(table))}\n` : `${formatLayerTable(table)}\n`,
+        json ? `${JSON.stringify(layerTableToJson(table))}\n` : `${formatLayerTable(table)}\n`,
       );
     });
 
-  addConfigOptions(
-    program
-      .command('predict')
-      .description(
-        'Classify local image files (torchvision ImageNet preprocessing). Without --weights or --onnx the weights ' +
-          'are a seeded random init: useful for plumbing, not for answers.',
-      )
-      .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG)')
-      .addOption(new Option('--model <spec>', 'variant or layer list (default vgg16)').conflicts(['onnx']))
-      .addOption(
-        new Option('--weights <file>', 'torchvision state_dict as .safetensors').conflicts(['onnx', 'seed']),
-      )
-      .addOption(new Option('--onnx <file>', 'a VGG .onnx file (logits as first output)').conflicts(['seed']))
-      .addOption(
-        new Option('--seed <n>', 'seed of the random init used without weights (default 0)').argParser(
-          integer(0),
-        ),
-      )
-      .option(
-        '--cache-dir <dir>',
-        'where generated graphs and weights are cached (default <tmpdir>/vgg-core-cache)',
-      )
-      .addOption(new Option('--top <k>', 'classes per image').argParser(integer(0)).default(5))
-      .addOption(
-        new Option('--taps <list>', 'embeddings to print, e.g. fc7,pool5,relu3_3').argParser(tapList),
-      )
-      .option('--l2', 'L2-normalise embeddings')
-      .option('--fp16', 'round embeddings to float16 (printed as the numbers they encode)')
-      .addOption(
-        new Option('--provider <p>', 'cpu, cuda, cuda:N, or auto (cuda, else cpu with a warning)')
-          .argParser(provider)
-          .default('cpu'),
-      )
-      .addOption(
-        new Option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)').argParser(
-          integer(1),
-        ),
-      )
-      .addOption(new Option('--batch-size <n>', 'images per inference run').argParser(integer(1)).default(8))
-      .option('--json', 'one JSON object per image per line (JSONL)')
-      .option(
-        '--dump-pixels <dir>',
-        'write each decoded crop (input-size² × 3 uint8, HWC RGB) as <dir>/<basename>.rgb',
-      ),
-    true,
-  )
+  predictFlags
+    .addTo(
+      program
+        .command('predict')
+        .description(
+          'Classify local image files (torchvision ImageNet preprocessing). Without --weights or --onnx the weights ' +
+            'are a seeded random init: useful for plumbing, not for answers.',
+        )
+        .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG)'),
+    )
     .exitOverride()
-    .action((images: string[], flags: PredictFlags) => predict(images, flags));
+    .action((images: string[], _options: unknown, command: Command) =>
+      predict(images, predictFlags.read(command, {})),
+    );
 
   return program;
 }
@@ -273,7 +199,7 @@ try {
   if (error instanceof CommanderError) {
     // Commander already printed the message (or the help).
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-  } else if (isVggError(error)) {
+  } else if (isVggError(error) || isUsageError(error)) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exitCode = EXIT_USAGE;
   } else {

@@ -87,6 +87,8 @@ export { checkUserOnnx } from './onnx/user-onnx.js';
 export type { UserOnnxExpectations, UserOnnxSignature } from './onnx/user-onnx.js';
 export { DEFAULT_MODEL, DEFAULT_SEED, getModelTap, modelOutputsFor, prepareModel } from './prepare-model.js';
 export type { ModelIdentity, ModelOptions, PreparedModel } from './prepare-model.js';
+export { describeRequestedModel, MODEL_FLAGS, modelOptionsOf } from './model-options.js';
+export type { ModelFlagValues, RequestedModelIdentity } from './model-options.js';
 export { inspectModel } from './inspect-model.js';
 export { formatLayerTable, LAYER_TABLE_NOTES, layerTableToJson } from './layer-table.js';
 export type { LayerRow, LayerTable, ReceptiveField } from './layer-table.js';

@@ -1,3 +1,5 @@
+import type { JobsOptions } from 'bullmq';
+
 /** What producers and workers agree on about the BullMQ queue. */
 
 /** Default BullMQ queue name. */
@@ -19,4 +21,29 @@ export interface ChunkJobData {
 export function chunkJobId(runId: string, chunkIndex: number, generation = 0): string {
   // BullMQ forbids ':' in custom ids and all-digit ids; runIds are validated to exclude ':'.
   return generation === 0 ? `${runId}__c${chunkIndex}` : `${runId}__c${chunkIndex}__g${generation}`;
+}
+
+/** One chunk job as `Queue.addBulk` takes it. */
+export interface ChunkJob {
+  name: 'chunk';
+  data: ChunkJobData;
+  opts: JobsOptions;
+}
+
+/**
+ * The job of one chunk: a deterministic id (see {@link chunkJobId}), `attempts` tries with exponential backoff,
+ * and no completed jobs kept: a completed chunk lives on as its shard and its record.
+ */
+export function chunkJob(data: ChunkJobData, attempts: number, generation = 0): ChunkJob {
+  return {
+    name: 'chunk',
+    data,
+    opts: {
+      jobId: chunkJobId(data.runId, data.chunkIndex, generation),
+      attempts,
+      backoff: { type: 'exponential', delay: 2_000 },
+      removeOnComplete: true,
+      removeOnFail: { count: 1_000 },
+    },
+  };
 }

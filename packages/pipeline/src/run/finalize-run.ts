@@ -1,11 +1,6 @@
-import {
-  buildManifest,
-  type JsonValue,
-  type ManifestModel,
-  type ManifestTap,
-  serializeManifest,
-} from './manifest.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { buildManifest, type JsonValue, type ManifestModel, serializeManifest } from './manifest.js';
+import { requestedModelIdentity } from './model-binding.js';
 import { MANIFEST_KEY, tapOfNpyKey } from './output-layout.js';
 import type { RunStore } from './run-store.js';
 
@@ -18,19 +13,6 @@ export interface FinalizeRunOptions {
   owner: string;
 }
 
-/** What the first worker to load a run's model records about it, for the manifest. */
-export interface RunModelBinding {
-  identity: { [key: string]: JsonValue } & {
-    variant: string;
-    source: string;
-    weightsSha256: string;
-    untrained: boolean;
-    seed: number | null;
-  };
-  taps: ManifestTap[];
-  preprocessing: { [key: string]: JsonValue };
-}
-
 /**
  * Writes `_manifest.json` once every chunk of the run is committed. Exactly one caller wins the finalisation lock;
  * the others return null. Safe to call after every chunk, and from producers. Returns the manifest's URI.
@@ -41,21 +23,14 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
   try {
     const status = await runStore.status(runId);
     if (!status) throw new Error(`Run ${runId} has no spec`);
-    const binding = (await runStore.getModelIdentity(runId)) as RunModelBinding | null;
+    const binding = await runStore.getModelBinding(runId);
     const providers = [
       ...new Set(status.records.map((r) => r.provider).filter((p) => p !== 'none' && p !== 'recovered')),
     ];
     const model: ManifestModel = binding
       ? { ...binding.identity, providers }
-      : {
-          // No chunk ever loaded the model (every chunk failed before): describe what was asked for.
-          variant: status.spec.model.model,
-          source: status.spec.model.weights ? 'safetensors' : status.spec.model.onnx ? 'onnx' : 'seeded',
-          weightsSha256: '',
-          untrained: !status.spec.model.weights && !status.spec.model.onnx,
-          seed: status.spec.model.seed,
-          providers,
-        };
+      : // No chunk ever loaded the model (every chunk failed before): vgg-core describes what was asked for.
+        { ...requestedModelIdentity(status.spec.model), weightsSha256: '', providers };
     const npy = status.records.flatMap((r) =>
       (r.npyKeys ?? [])
         .filter((key) => key.endsWith('.npy'))
@@ -76,7 +51,7 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
       runId,
       createdAt: status.spec.createdAt,
       model,
-      preprocessing: binding?.preprocessing ?? (status.spec.preprocess as { [key: string]: JsonValue }),
+      preprocessing: (binding?.preprocessing ?? status.spec.preprocess) as { [key: string]: JsonValue },
       taps: binding?.taps ?? [],
       topK: status.spec.output.topK,
       inputs: status.totalInputs ?? status.rows,

@@ -1,45 +1,33 @@
+import type { InferenceRequest, ModelFlagValues, PreprocessOptions } from 'vgg-core';
 import { invalidOption } from '../errors.js';
 
 /**
- * What a run is: stored once in Redis by the producer and read by every worker, so chunk jobs carry only URIs.
- * Everything here is plain JSON.
+ * What a run is: built once from its {@link RunOptions} at submit, stored in Redis, and read by every worker, so
+ * chunk jobs carry only URIs. Everything here is plain JSON, and each section is a vgg-core type, so the run
+ * speaks vgg-core's vocabulary rather than restating it.
  */
 
-/** Model choice as the user gave it; URIs may be local paths, s3:// or http(s)://. */
-export interface RunModelSpec {
-  /** Variant ("vgg16", "vgg16_bn") or cfg list ("[64,'M',128,'M']"). */
+/**
+ * The model as the user chose it (vgg-core's model flags): files are URIs (local paths, s3:// or http(s)://), and
+ * the model name and seed are always stored, with vgg-core's defaults filled in.
+ */
+export type RunModelSpec = Omit<ModelFlagValues, 'model' | 'seed' | 'batchNorm'> & {
   model: string;
-  /** torchvision state_dict as safetensors. */
-  weights?: string;
-  /** A VGG ONNX file. Exclusive with weights. */
-  onnx?: string;
-  /** Seed of the deterministic initialisation used when neither weights nor onnx is given. */
   seed: number;
-  classifierWidth?: number;
-  numClasses?: number;
-  inputSize?: number;
+  /** Stored only when true. */
   batchNorm?: boolean;
-  poolSize?: number;
-}
+};
 
-/** Preprocessing, as vgg-core's PreprocessOptions (JSON subset). */
-export interface RunPreprocessSpec {
-  resizeSize?: number;
-  cropSize?: number;
-  mode?: 'torchvision' | 'caffe';
-  maxPixels?: number;
-}
+/** Preprocessing, as vgg-core's PreprocessOptions; a run stores only the fields its options set. */
+export type RunPreprocessSpec = PreprocessOptions;
 
-export interface RunOutputSpec {
+/** What each row holds (vgg-core's InferenceRequest) and where the outputs go. */
+export type RunOutputSpec = InferenceRequest & {
   /** `s3://bucket/prefix` or an absolute local directory; the run writes under `<out>/<runId>/`. */
   out: string;
-  topK: number;
-  taps: string[];
-  l2Normalize: boolean;
-  dtype: 'float32' | 'float16';
   /** Also write clip-retrieval style `.npy` embedding shards. */
   npy: boolean;
-}
+};
 
 export interface RunSpec {
   runId: string;
@@ -47,6 +35,7 @@ export interface RunSpec {
   model: RunModelSpec;
   preprocess: RunPreprocessSpec;
   output: RunOutputSpec;
+  /** URIs per chunk job. */
   chunkSize: number;
 }
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RunError } from '../errors.js';
 import type { ChunkRecord } from './chunk-record.js';
+import { parseModelBinding, type RunModelBinding } from './model-binding.js';
 import type { RunSpec, RunState } from './run-spec.js';
 
 export interface RunStoreOptions {
@@ -144,25 +145,26 @@ export class RunStore {
   }
 
   /**
-   * The first worker to load a run's model records its hash; later workers must match it, so a run never mixes
-   * two models. Returns the hash the run is bound to.
+   * The first worker to load a run's model records its binding; later workers must load the same weights, so a run
+   * never mixes two models. Returns the weights hash the run is bound to.
    */
-  async bindModelHash(runId: string, sha256: string, identity?: object): Promise<string> {
+  async bindModel(runId: string, binding: RunModelBinding): Promise<string> {
     const key = this.runKey(runId);
+    const sha256 = binding.identity.weightsSha256;
     const results = await this.redis
       .multi()
       .hsetnx(key, 'modelSha256', sha256)
       .hget(key, 'modelSha256')
       .exec();
     const bound = (results?.[1]?.[1] as string | null | undefined) ?? sha256;
-    if (identity && bound === sha256) await this.redis.hsetnx(key, 'modelIdentity', JSON.stringify(identity));
+    if (bound === sha256) await this.redis.hsetnx(key, 'modelIdentity', JSON.stringify(binding));
     return bound;
   }
 
-  /** The model identity recorded by the first worker, for the manifest. */
-  async getModelIdentity(runId: string): Promise<Record<string, unknown> | null> {
+  /** The model binding recorded by the first worker, for the manifest; null before any worker loaded the model. */
+  async getModelBinding(runId: string): Promise<RunModelBinding | null> {
     const raw = await this.redis.hget(this.runKey(runId), 'modelIdentity');
-    return raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
+    return raw ? parseModelBinding(raw) : null;
   }
 
   /** True for exactly one caller at a time once every chunk is committed; see BEGIN_FINALIZE. */

@@ -1,4 +1,4 @@
-import type { RunProgress } from './run-control.js';
+import type { RunProgress } from './progress.js';
 
 /** A human summary of a run: state, counts, rate, ETA and the most common errors. */
 export function formatStatus(progress: RunProgress): string {

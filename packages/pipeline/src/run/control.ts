@@ -1,13 +1,11 @@
-import type { Queue } from 'bullmq';
-import {
-  type ChunkJobData,
-  chunkJobId,
-  openRunOutput,
-  readShardUris,
-  type RunStore,
-  type RunStatus,
-} from 'vgg-pipeline';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Queue } from 'bullmq';
+import { runNotFound } from '../errors.js';
+import { readShardUris } from '../formats/shard-reader.js';
+import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
+import { openRunOutput } from './output-layout.js';
+import { RUN_OPTIONS } from './run-options.js';
+import type { RunStore } from './run-store.js';
 
 export interface RunControlDeps {
   queue: Queue<ChunkJobData>;
@@ -18,18 +16,10 @@ export interface RunControlDeps {
 /** Error reasons that a retry can fix: the chunk failed as a whole, or the network let an image down. */
 export const RETRYABLE_REASONS = ['chunk_failed', 'timeout', 'network', 'http_error'] as const;
 
-export class RunNotFoundError extends Error {
-  readonly code = 'RUN_NOT_FOUND';
-  constructor(readonly runId: string) {
-    super(`Run ${runId} does not exist in this Redis (check REDIS_URL and --prefix)`);
-    this.name = 'RunNotFoundError';
-  }
-}
-
 /** Stops a run: its queued chunks are removed, and workers skip the run's chunks from now on. */
 export async function cancelRun(runId: string, deps: RunControlDeps): Promise<{ removed: number }> {
   const status = await deps.runStore.status(runId);
-  if (!status) throw new RunNotFoundError(runId);
+  if (!status) throw runNotFound(runId);
   await deps.runStore.cancel(runId);
   // Jobs of retried chunks have generated ids, so match on the job data rather than guessing ids. Pages shift as
   // jobs are removed, hence the restart from the first page after each removal round.
@@ -56,7 +46,7 @@ export async function retryFailed(
   options: { reasons?: readonly string[]; attempts?: number } = {},
 ): Promise<{ chunks: number; images: number }> {
   const status = await deps.runStore.status(runId);
-  if (!status) throw new RunNotFoundError(runId);
+  if (!status) throw runNotFound(runId);
   const reasons = new Set(options.reasons ?? RETRYABLE_REASONS);
   const targets = status.records.filter(
     (r) => r.failed || Object.keys(r.errorsByReason).some((reason) => reasons.has(reason)),
@@ -64,20 +54,16 @@ export async function retryFailed(
   if (targets.length === 0) return { chunks: 0, images: 0 };
   const store = openRunOutput(status.spec.output.out, runId, { s3: deps.s3 });
   const generation = Date.now();
-  const jobs: { name: string; data: ChunkJobData; opts: object }[] = [];
+  const jobs: ChunkJob[] = [];
   for (const record of targets) {
     const uris = readShardUris(await store.get(record.shardKey));
-    jobs.push({
-      name: 'chunk',
-      data: { runId, chunkIndex: record.chunkIndex, uris },
-      opts: {
-        jobId: chunkJobId(runId, record.chunkIndex, generation),
-        attempts: options.attempts ?? 3,
-        backoff: { type: 'exponential', delay: 2_000 },
-        removeOnComplete: true,
-        removeOnFail: { count: 1_000 },
-      },
-    });
+    jobs.push(
+      chunkJob(
+        { runId, chunkIndex: record.chunkIndex, uris },
+        options.attempts ?? RUN_OPTIONS.attempts.default,
+        generation,
+      ),
+    );
   }
   // Re-open before removing records, so no finaliser sees a complete run with stale chunks in between.
   await deps.runStore.reopen(runId);
@@ -87,28 +73,4 @@ export async function retryFailed(
   );
   await deps.queue.addBulk(jobs);
   return { chunks: targets.length, images: targets.reduce((n, r) => n + r.rows, 0) };
-}
-
-export interface RunProgress {
-  status: RunStatus;
-  /** Images per second over the run so far (committed rows / elapsed). */
-  imagesPerSecond: number;
-  /** Seconds left at the current rate, or null when unknown. */
-  etaSeconds: number | null;
-  fraction: number | null;
-}
-
-export function progressOf(status: RunStatus, now = Date.now()): RunProgress {
-  const started = Date.parse(status.spec.createdAt);
-  const lastCommit = status.records.reduce((t, r) => Math.max(t, Date.parse(r.committedAt)), started);
-  const end = status.state === 'finalized' ? lastCommit : now;
-  const elapsed = Math.max(0.001, (end - started) / 1000);
-  const imagesPerSecond = status.rows / elapsed;
-  const total = status.totalInputs;
-  const fraction = total ? status.rows / total : total === 0 ? 1 : null;
-  const etaSeconds =
-    total !== null && imagesPerSecond > 0 && status.state !== 'finalized'
-      ? Math.max(0, (total - status.rows) / imagesPerSecond)
-      : null;
-  return { status, imagesPerSecond, etaSeconds, fraction };
 }

@@ -1,6 +1,6 @@
-import type { RunStatus } from 'vgg-pipeline';
 import { describe, expect, it } from 'vitest';
-import { progressOf } from './run-control.js';
+import { progressOf } from './progress.js';
+import type { RunStatus } from './run-store.js';
 import { formatDuration, formatProgressBar, formatStatus } from './status-format.js';
 
 function status(overrides: Partial<RunStatus>): RunStatus {

@@ -1,39 +1,21 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
-import {
-  type ChunkJobData,
-  chunkJobId,
-  finalizeRun,
-  listSource,
-  openRunOutput,
-  parseLocation,
-  type RunModelSpec,
-  type RunOutputSpec,
-  type RunPreprocessSpec,
-  type RunSpec,
-  type RunStore,
-  generateRunId,
-  recoverChunkRecord,
-  shardKeyFor,
-  validateRunId,
-} from 'vgg-pipeline';
-import { invalidOption } from 'vgg-core';
+import { invalidOption } from '../errors.js';
+import { listSource } from '../inputs/sources.js';
+import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
+import { recoverChunkRecord } from './chunk-record.js';
+import { finalizeRun } from './finalize-run.js';
+import { openRunOutput, shardKeyFor } from './output-layout.js';
+import { planRun } from './plan-run.js';
+import type { RunOptionsInput } from './run-options.js';
+import type { RunSpec } from './run-spec.js';
+import type { RunStore } from './run-store.js';
 
-export interface SubmitOptions {
+/** A run to submit: where its images are, and its options (see RUN_OPTIONS). */
+export type SubmitOptions = RunOptionsInput & {
   /** Local directories or files, s3:// prefixes, manifests (.txt/.csv/.jsonl, local or s3://), http(s) URLs, or `-`. */
-  sources: string[];
-  /** `s3://bucket/prefix` or a local directory; the run writes under `<out>/<runId>/`. */
-  out: string;
-  /** Run id; submitting an existing id resumes it. Default: generated from the time. */
-  runId?: string;
-  model: RunModelSpec;
-  preprocess?: RunPreprocessSpec;
-  output?: Partial<Omit<RunOutputSpec, 'out'>>;
-  /** URIs per chunk job. Default 256. */
-  chunkSize?: number;
-  /** Attempts per chunk before it is recorded as failed. Default 3. */
-  attempts?: number;
-}
+  sources: readonly string[];
+};
 
 export interface SubmitDeps {
   queue: Queue<ChunkJobData>;
@@ -60,38 +42,17 @@ export interface SubmitResult {
 
 const ADD_BATCH = 200;
 
-/** Enqueues a run as deterministic chunk jobs; resubmitting the same run resumes it. */
+/**
+ * Enqueues a run as deterministic chunk jobs; resubmitting the same run resumes it. The options are checked
+ * against vgg-core first (see planRun), so a run that cannot work is refused before anything is enqueued.
+ */
 export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
-  if (options.sources.length === 0) throw invalidOption('sources', 'at least one source', '[]');
-  const chunkSize = options.chunkSize ?? 256;
-  if (!Number.isInteger(chunkSize) || chunkSize <= 0 || chunkSize > 100_000) {
-    throw invalidOption('chunkSize', 'integer between 1 and 100000', chunkSize);
-  }
-  const attempts = options.attempts ?? 3;
-  if (!Number.isInteger(attempts) || attempts <= 0)
-    throw invalidOption('attempts', 'positive integer', attempts);
-  const runId = validateRunId(options.runId ?? generateRunId());
-  const outLocation = parseLocation(options.out);
-  if (outLocation.kind === 'http') throw invalidOption('out', 's3:// URI or local directory', options.out);
-  const out = outLocation.kind === 'local' ? outLocation.dir : options.out.replace(/\/+$/, '');
-  const output: RunOutputSpec = {
-    out,
-    topK: options.output?.topK ?? 5,
-    taps: options.output?.taps ?? [],
-    l2Normalize: options.output?.l2Normalize ?? false,
-    dtype: options.output?.dtype ?? 'float32',
-    npy: options.output?.npy ?? false,
-  };
-  const spec: RunSpec = {
-    runId,
-    createdAt: new Date().toISOString(),
-    model: options.model,
-    preprocess: options.preprocess ?? {},
-    output,
-    chunkSize,
-  };
+  const { sources, ...runOptions } = options;
+  if (sources.length === 0) throw invalidOption('sources', 'at least one source', '[]');
+  const { spec, attempts } = planRun(runOptions);
+  const { runId, chunkSize } = spec;
   const { created, spec: stored } = await deps.runStore.createOrResume(spec);
-  const store = openRunOutput(out, runId, { s3: deps.s3 });
+  const store = openRunOutput(spec.output.out, runId, { s3: deps.s3 });
 
   const committed = created ? new Set<number>() : await deps.runStore.committedChunkIndexes(runId);
   const existingShards = new Set<string>();
@@ -102,7 +63,7 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   let enqueued = 0;
   let skipped = 0;
   let chunk: string[] = [];
-  let pending: { name: string; data: ChunkJobData; opts: object }[] = [];
+  let pending: ChunkJob[] = [];
 
   const flushJobs = async () => {
     if (pending.length === 0) return;
@@ -123,16 +84,16 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
         await deps.runStore.recordChunk(runId, record);
         skipped += 1;
       } else {
-        pending.push(job(runId, index, uris, attempts));
+        pending.push(chunkJob({ runId, chunkIndex: index, uris }, attempts));
       }
     } else {
-      pending.push(job(runId, index, uris, attempts));
+      pending.push(chunkJob({ runId, chunkIndex: index, uris }, attempts));
     }
     if (pending.length >= ADD_BATCH) await flushJobs();
     deps.onProgress?.({ inputs, chunks: chunkIndex, enqueued: enqueued + pending.length, skipped });
   };
 
-  for (const source of options.sources) {
+  for (const source of sources) {
     const uris = listSource(source, { s3: deps.s3, ...(deps.stdin ? { stdin: deps.stdin } : {}) });
     for await (const uri of uris) {
       chunk.push(uri);
@@ -156,20 +117,5 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     enqueued,
     skipped,
     finalized: manifest !== null,
-  };
-}
-
-function job(runId: string, chunkIndex: number, uris: string[], attempts: number) {
-  return {
-    name: 'chunk',
-    data: { runId, chunkIndex, uris },
-    opts: {
-      jobId: chunkJobId(runId, chunkIndex),
-      attempts,
-      backoff: { type: 'exponential', delay: 2_000 },
-      // Completed chunks live on as shard records; keeping jobs would grow Redis with the run.
-      removeOnComplete: true,
-      removeOnFail: { count: 1_000 },
-    },
   };
 }

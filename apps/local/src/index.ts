@@ -1,1 +1,0 @@
-export { formatSummary, type LocalRunOptions, type LocalRunSummary, runLocal } from './local-run.js';

@@ -1,0 +1,187 @@
+import { Command } from 'commander';
+import { type Env, FlagSet, type FlagTable } from 'vgg-cli-kit';
+import {
+  cancelRun,
+  connectRuns,
+  createS3Client,
+  formatProgressBar,
+  formatStatus,
+  progressOf,
+  QUEUE_FLAGS,
+  RUN_OPTIONS,
+  type RunConnection,
+  requestedModelIdentity,
+  retryFailed,
+  runNotFound,
+  s3ClientOptionsFromEnv,
+  submitRun,
+} from 'vgg-pipeline';
+
+/** What the producer reads and writes besides its arguments. */
+export interface ProducerIo {
+  env: Env;
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+const STATUS_FLAGS = {
+  watch: { kind: 'boolean', description: 'refresh until the run is finalised or cancelled' },
+  interval: {
+    kind: 'integer',
+    min: 1,
+    default: 1000,
+    valueName: 'ms',
+    description: 'refresh interval for --watch',
+  },
+  json: { kind: 'boolean', description: 'machine-readable output' },
+} as const satisfies FlagTable;
+
+const RETRY_FLAGS = {
+  reasons: {
+    kind: 'list',
+    defaultText: 'chunk_failed,timeout,network,http_error',
+    description: 'error reasons to retry',
+  },
+} as const satisfies FlagTable;
+
+/** `vgg-producer`: submit runs and follow, cancel or retry them. */
+export function producerProgram(io: ProducerIo): Command {
+  const queueFlags = new FlagSet(QUEUE_FLAGS, { envPrefix: 'VGG_' });
+  const runFlags = new FlagSet(RUN_OPTIONS, { envPrefix: 'VGG_' });
+  const statusFlags = new FlagSet(STATUS_FLAGS);
+  const retryFlags = new FlagSet(RETRY_FLAGS);
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+
+  const program = queueFlags.addTo(
+    new Command('vgg-producer')
+      .description('Enqueue images for VGG batch inference and follow runs.')
+      .showHelpAfterError()
+      .configureHelp({ showGlobalOptions: true }),
+  );
+
+  /** Runs `action` with a connection to the queue and run state, closing it afterwards. */
+  const connected = async (action: (runs: RunConnection) => Promise<void>) => {
+    const { redisUrl, queueName, prefix } = queueFlags.read(program, io.env);
+    const runs = connectRuns({
+      redisUrl,
+      queueName,
+      prefix,
+      connectionName: 'vgg-producer',
+      s3: () => createS3Client(s3ClientOptionsFromEnv(io.env)),
+    });
+    try {
+      await action(runs);
+    } finally {
+      await runs.close();
+    }
+  };
+
+  runFlags
+    .addTo(
+      program
+        .command('submit')
+        .description(
+          'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.csv/.jsonl, local or s3://), http(s) URLs, or - for stdin. Submitting an existing --run resumes it.',
+        )
+        .argument('<source...>', 'where the images are'),
+    )
+    .action(async (sources: string[], _options: unknown, command: Command) => {
+      const options = runFlags.read(command, io.env);
+      await connected(async (runs) => {
+        const tty = io.stderr.isTTY;
+        const result = await submitRun(
+          { ...options, sources },
+          {
+            ...runs,
+            stdin: io.stdin,
+            onProgress: ({ inputs, enqueued }) => {
+              if (tty) io.stderr.write(`\rlisted ${inputs} images, enqueued ${enqueued} chunks`);
+            },
+          },
+        );
+        if (tty) io.stderr.write('\n');
+        out(
+          `${result.created ? 'submitted' : 'resumed'} run ${result.runId}: ${result.totalInputs} images in ${result.totalChunks} chunks, ` +
+            `${result.enqueued} enqueued, ${result.skipped} already done${result.finalized ? '; run is complete' : ''}`,
+        );
+        if (requestedModelIdentity(result.spec.model).untrained) {
+          out(
+            'note: no --weights or --onnx given: the model is UNTRAINED (seeded init); outputs are marked so.',
+          );
+        }
+        out(`follow it with: vgg-producer status ${result.runId} --watch`);
+      });
+    });
+
+  statusFlags
+    .addTo(
+      program
+        .command('status')
+        .description('Show a run: totals, done, failed, images/s and ETA.')
+        .argument('<run>', 'run id'),
+    )
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      const { watch, interval, json } = statusFlags.read(command, io.env);
+      await connected(async ({ runStore }) => {
+        const live = watch && io.stdout.isTTY;
+        for (;;) {
+          const status = await runStore.status(runId);
+          if (!status) throw runNotFound(runId);
+          const progress = progressOf(status);
+          const done = status.state === 'finalized' || status.state === 'cancelled';
+          if (json) {
+            const { records: _records, ...summary } = status;
+            out(
+              JSON.stringify({
+                ...summary,
+                imagesPerSecond: progress.imagesPerSecond,
+                etaSeconds: progress.etaSeconds,
+              }),
+            );
+          } else if (live && !done) {
+            io.stdout.write(`\r\x1b[2K${formatProgressBar(progress, io.stdout.columns)}`);
+          } else {
+            if (live) io.stdout.write('\r\x1b[2K');
+            out(formatStatus(progress));
+          }
+          if (!watch || done) break;
+          await new Promise((r) => setTimeout(r, interval));
+        }
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('Stop a run: waiting chunks are removed and workers skip the rest.')
+    .argument('<run>', 'run id')
+    .action(async (runId: string) => {
+      await connected(async (runs) => {
+        const { removed } = await cancelRun(runId, runs);
+        out(`cancelled run ${runId}; removed ${removed} waiting chunks`);
+      });
+    });
+
+  retryFlags
+    .addTo(
+      program
+        .command('retry-failed')
+        .description(
+          'Enqueue again the chunks of a run that failed, or whose images failed for network reasons.',
+        )
+        .argument('<run>', 'run id'),
+    )
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      const { reasons } = retryFlags.read(command, io.env);
+      await connected(async (runs) => {
+        const result = await retryFailed(runId, runs, reasons ? { reasons } : {});
+        out(
+          result.chunks === 0
+            ? `run ${runId}: nothing to retry`
+            : `run ${runId}: re-enqueued ${result.chunks} chunks (${result.images} images)`,
+        );
+      });
+    });
+
+  return program;
+}

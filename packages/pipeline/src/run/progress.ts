@@ -1,0 +1,25 @@
+import type { RunStatus } from './run-store.js';
+
+export interface RunProgress {
+  status: RunStatus;
+  /** Images per second over the run so far (committed rows / elapsed). */
+  imagesPerSecond: number;
+  /** Seconds left at the current rate, or null when unknown. */
+  etaSeconds: number | null;
+  fraction: number | null;
+}
+
+export function progressOf(status: RunStatus, now = Date.now()): RunProgress {
+  const started = Date.parse(status.spec.createdAt);
+  const lastCommit = status.records.reduce((t, r) => Math.max(t, Date.parse(r.committedAt)), started);
+  const end = status.state === 'finalized' ? lastCommit : now;
+  const elapsed = Math.max(0.001, (end - started) / 1000);
+  const imagesPerSecond = status.rows / elapsed;
+  const total = status.totalInputs;
+  const fraction = total ? status.rows / total : total === 0 ? 1 : null;
+  const etaSeconds =
+    total !== null && imagesPerSecond > 0 && status.state !== 'finalized'
+      ? Math.max(0, (total - status.rows) / imagesPerSecond)
+      : null;
+  return { status, imagesPerSecond, etaSeconds, fraction };
+}
