@@ -82,7 +82,8 @@ function describeModel(identity: ModelIdentity, provider: string): string {
 async function predict(images: string[], flags: PredictFlags): Promise<void> {
   // A graph with only what this run prints: probs for --top, plus the --taps.
   const outputs = modelOutputsFor({ topK: flags.top, taps: flags.taps ?? [] });
-  if (outputs.length === 0) throw invalidOption('--top', 'positive integer when no --taps are given', flags.top);
+  if (outputs.length === 0)
+    throw invalidOption('--top', 'positive integer when no --taps are given', flags.top);
   const model = await prepareModel({
     ...modelOptionsOf(flags),
     outputs,
