@@ -81,7 +81,7 @@ export {
   ONNX_OPSET,
   selectTaps,
 } from './onnx/onnx-graph.js';
-export type { BuildVggOnnxOptions, VggOnnxWeights } from './onnx/onnx-graph.js';
+export type { BuildVggOnnxOptions, GraphPrecision, VggOnnxWeights } from './onnx/onnx-graph.js';
 export { inspectOnnxFile, readUserOnnxFile } from './onnx/onnx-file.js';
 export { checkUserOnnx } from './onnx/user-onnx.js';
 export type { UserOnnxExpectations, UserOnnxSignature } from './onnx/user-onnx.js';

@@ -236,6 +236,54 @@ describe('InferenceEngine', () => {
     expect(Array.from(actual.topK.probs)).toEqual(Array.from(expected.topK.probs));
   });
 
+  it('feeds fixed-size batches when asked: splits and pads, with the same answers', async () => {
+    const expected = await withEngine((engine) => engine.run(copies(), { ...classify, taps: ['fc7'] }));
+    const engine = await InferenceEngine.create({ model, intraOpNumThreads: 1, fixedBatchSize: 3 });
+    try {
+      const actual = await engine.run(copies(), { ...classify, taps: ['fc7'] });
+      expect(actual.count).toBe(4);
+      expect(Array.from(actual.topK.classIds)).toEqual(Array.from(expected.topK.classIds));
+      const want = expected.embeddings.fc7!.data as Float32Array;
+      Array.from(actual.embeddings.fc7!.data).forEach((v, i) => {
+        expect(v).toBeCloseTo(want[i]!, 5);
+      });
+    } finally {
+      await engine.close();
+    }
+    await expect(InferenceEngine.create({ model, fixedBatchSize: 0 })).rejects.toThrow(
+      'Expected positive integer for fixedBatchSize but received 0',
+    );
+  });
+
+  it('warns that a float16 graph on the CPU is slower, and answers like the float32 one', async () => {
+    const half = await prepareModel({
+      model: "[8,'M',16,'M']",
+      classifierWidth: 24,
+      numClasses: 10,
+      inputSize: SIZE,
+      seed: 7,
+      cacheDir,
+      outputs: ['probs'],
+      precision: 'float16',
+    });
+    const warnings: string[] = [];
+    const engine = await InferenceEngine.create({
+      model: half,
+      intraOpNumThreads: 1,
+      onWarning: (m) => warnings.push(m),
+    });
+    try {
+      expect(warnings).toEqual([expect.stringMatching(/float16 graph runs on the CPU through casts/)]);
+      const expected = await withEngine((e) => e.run(copies(), classify));
+      const actual = await engine.run(copies(), classify);
+      Array.from(actual.topK.probs).forEach((p, i) => {
+        expect(p).toBeCloseTo(expected.topK.probs[i]!, 2);
+      });
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('refuses a crop size other than the model input size', async () => {
     await expect(InferenceEngine.create({ model, preprocess: { cropSize: 224 } })).rejects.toThrow(
       `Expected ${SIZE} (the model's input size) for preprocess.cropSize but received 224`,
@@ -301,6 +349,9 @@ describe('InferenceEngine', () => {
     writeFileSync(onnxPath, fixed);
     const fixedModel = await prepareModel({ onnxPath, cacheDir });
     expect(fixedModel.fixedBatchSize).toBe(2);
+    await expect(InferenceEngine.create({ model: fixedModel, fixedBatchSize: 3 })).rejects.toThrow(
+      /Expected 2 \(the batch axis of .*fixed-batch-2.onnx\) or unset for fixedBatchSize but received 3/,
+    );
     const request: InferenceRequest = { ...classify, taps: ['logits'] };
     const expected = await withEngine((engine) => engine.run(copies().slice(0, 3), request));
     const actual = await withEngine((engine) => engine.run(copies().slice(0, 3), request), fixedModel);

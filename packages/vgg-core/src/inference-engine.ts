@@ -40,6 +40,13 @@ export interface InferenceEngineOptions {
   /** onnxruntime inter-op threads. Default: 1. */
   interOpNumThreads?: number | undefined;
   /**
+   * Give onnxruntime batches of exactly this many images: larger runs are split, smaller ones padded with blank
+   * crops (whose results are dropped). On CUDA every new input shape costs a cuDNN algorithm search, so a fixed
+   * shape keeps the first batch's search for good; on the CPU padding only costs time. A user ONNX graph with a
+   * fixed batch axis sets this itself, and a different value is refused. Default: none (each run as it comes).
+   */
+  fixedBatchSize?: number | undefined;
+  /**
    * Normalisation of the crops passed to run(). cropSize must equal the model's input size and defaults to it;
    * decode images with `engine.preprocess` so both sides agree. Default: torchvision ImageNet preprocessing.
    */
@@ -106,6 +113,17 @@ export class InferenceEngine {
       );
     }
     const onWarning = options.onWarning ?? ((message: string) => process.emitWarning(message, 'VggWarning'));
+    const fixedBatchSize = options.fixedBatchSize ?? model.fixedBatchSize;
+    if (fixedBatchSize !== null && (!Number.isSafeInteger(fixedBatchSize) || fixedBatchSize < 1)) {
+      throw invalidOption('fixedBatchSize', 'positive integer', fixedBatchSize);
+    }
+    if (model.fixedBatchSize !== null && fixedBatchSize !== model.fixedBatchSize) {
+      throw invalidOption(
+        'fixedBatchSize',
+        `${model.fixedBatchSize} (the batch axis of ${model.onnxPath}) or unset`,
+        fixedBatchSize,
+      );
+    }
 
     const init: WorkerInit = {
       onnxPath: model.onnxPath,
@@ -114,7 +132,7 @@ export class InferenceEngine {
       logits: model.outputs.logits ?? null,
       probs: model.outputs.probs ?? null,
       taps: model.outputs.taps,
-      fixedBatchSize: model.fixedBatchSize,
+      fixedBatchSize,
       candidates: providerCandidates(setting),
       intraOpNumThreads,
       interOpNumThreads,
@@ -157,6 +175,12 @@ export class InferenceEngine {
       throw error;
     });
     for (const warning of ready.warnings) onWarning(warning);
+    if (model.precision === 'float16' && ready.provider.name === 'cpu') {
+      onWarning(
+        'A float16 graph runs on the CPU through casts to float32 and is slower than a float32 one; ' +
+          'prepare the model with precision float32 for the CPU',
+      );
+    }
     return new InferenceEngine(model, preprocess, worker, ready.provider);
   }
 

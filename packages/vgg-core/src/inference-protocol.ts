@@ -40,7 +40,7 @@ export interface WorkerInit {
   logits: string | null;
   probs: string | null;
   taps: Record<string, { name: string; dim: number }>;
-  /** Batch size a user ONNX graph insists on; batches are split and the last one padded to it. */
+  /** Batch size to feed onnxruntime (engine option or a user graph's fixed axis); runs are split and padded to it. */
   fixedBatchSize: number | null;
   candidates: ExecutionProvider[];
   intraOpNumThreads: number;

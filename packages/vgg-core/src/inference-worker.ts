@@ -116,13 +116,13 @@ async function infer(images: Uint8Array[], request: InferenceRequest): Promise<I
   if (scoresName !== null) dims.set(scoresName, init.numClasses);
   for (const tap of request.taps) dims.set(init.taps[tap]!.name, init.taps[tap]!.dim);
 
-  // A graph with a fixed batch axis gets the images in slices of that size, the last one padded with blank crops.
+  // With a fixed batch size the images go in slices of that size, the last one padded with blank crops.
   const step = init.fixedBatchSize ?? count;
   const rowsByName = new Map<string, Float32Array>();
   let inferenceMs = 0;
   for (let first = 0; first < count; first += step) {
     const slice = images.slice(first, first + step);
-    while (slice.length < step) slice.push(new Uint8Array(images[0]!.length));
+    while (slice.length < step) slice.push(blankCrop(images[0]!.length));
     const started = performance.now();
     const outputs = await session.run({ [init.inputName]: inputTensor(slice) }, [...dims.keys()]);
     inferenceMs += performance.now() - started;
@@ -155,6 +155,13 @@ async function infer(images: Uint8Array[], request: InferenceRequest): Promise<I
     embeddings[tap] = { dim, dtype: request.dtype, data };
   }
   return { count, topK, embeddings, inferenceMs };
+}
+
+let blank = new Uint8Array(0);
+/** A crop of zeros for padding, allocated once (padding only reads it). */
+function blankCrop(length: number): Uint8Array {
+  if (blank.length !== length) blank = new Uint8Array(length);
+  return blank;
 }
 
 /** Normalised NCHW input for a batch, in a buffer reused across runs (runs never overlap). */

@@ -313,6 +313,40 @@ describe('prepareModel with requested outputs', () => {
   });
 });
 
+describe('prepareModel with precision float16', () => {
+  it('caches half-float weights beside the float32 ones and runs close to the float32 graph', async () => {
+    const options: ModelOptions = {
+      model: '[4,M,8,M]',
+      inputSize: 16,
+      poolSize: 4,
+      classifierWidth: 6,
+      numClasses: 3,
+      cacheDir,
+    };
+    const single = await prepareModel({ ...options, outputs: ['probs', 'fc7'] });
+    const half = await prepareModel({ ...options, outputs: ['probs', 'fc7'], precision: 'float16' });
+    expect(half.precision).toBe('float16');
+    expect(single.precision).toBe('float32');
+    expect(half.onnxPath).not.toBe(single.onnxPath);
+    expect(half.weightsPath).toBe(join(single.weightsPath!, '..', 'weights-f16.safetensors'));
+    expect((await stat(half.weightsPath!)).size).toBeLessThan((await stat(single.weightsPath!)).size * 0.6);
+    expect(half.identity).toEqual(single.identity);
+    const input = randomInput(16, 11);
+    const want = await runOrt(single, input, ['probs', 'fc7']);
+    const got = await runOrt(half, input, ['probs', 'fc7']);
+    expect(got.probs!.data).toBeInstanceOf(Float32Array);
+    expect(maxAbsDiff(got.probs!.data, want.probs!.data)).toBeLessThan(5e-3);
+    const scale = Math.max(...Array.from(want.fc7!.data, Math.abs));
+    expect(maxAbsDiff(got.fc7!.data, want.fc7!.data)).toBeLessThan(scale * 1e-2);
+    await expect(prepareModel({ onnxPath: 'x.onnx', precision: 'float16' })).rejects.toThrow(
+      /Expected precision to be unset with onnxPath/,
+    );
+    await expect(prepareModel({ ...options, precision: 'int8' as 'float16' })).rejects.toThrow(
+      /Expected one of 'float32', 'float16' for precision but received "int8"/,
+    );
+  });
+});
+
 describe('prepareModel with a user ONNX file', () => {
   const config = resolveVggConfig('[4,M,6,M]', {
     batchNorm: true,

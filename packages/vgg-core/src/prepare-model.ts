@@ -3,19 +3,12 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { invalidOption, VggError } from './errors.js';
 import { exists, linkOrCopy, sha256File, sha256Text, writeAtomically } from './file-cache.js';
+import { convertWeights, ensureGraph } from './model-cache.js';
 import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
 import { readUserOnnxFile } from './onnx/onnx-file.js';
-import { buildVggOnnx, GRAPH_FORMAT_VERSION, selectTaps } from './onnx/onnx-graph.js';
-import {
-  readSafetensors,
-  readSafetensorsHeader,
-  type SafetensorsEntry,
-  type SafetensorsHeader,
-  tensorToFloat32,
-  writeSafetensors,
-} from './safetensors.js';
+import { type GraphPrecision, selectTaps } from './onnx/onnx-graph.js';
+import { readSafetensorsHeader } from './safetensors.js';
 import { checkSeed, SEEDED_INIT_VERSION, writeSeededWeights } from './seeded-init.js';
-import { stateDictSpec } from './state-dict.js';
 import { listTaps, type VggTap } from './taps.js';
 import { checkStateDict, needsFloat32Conversion } from './weights-check.js';
 
@@ -48,6 +41,13 @@ export interface ModelOptions {
    * are then the softmax of the file's logits.
    */
   outputs?: readonly string[];
+  /**
+   * Element type of the generated graph's weights and activations: 'float16' is for CUDA (half the weight memory,
+   * tensor cores), with a half-float copy of the weights cached beside the float32 one; inputs and outputs stay
+   * float32. On the CPU onnxruntime runs float16 through casts, slower than float32. Not with onnxPath.
+   * Default 'float32'.
+   */
+  precision?: GraphPrecision;
 }
 
 export interface ModelIdentity {
@@ -80,6 +80,8 @@ export interface PreparedModel {
   weightsPath: string | null;
   /** Batch size the graph requires, or null when the batch axis is dynamic (always null for generated graphs). */
   fixedBatchSize: number | null;
+  /** Element type inside the graph; 'float32' for a user ONNX file (its own business). */
+  precision: GraphPrecision;
 }
 
 export const DEFAULT_MODEL = 'vgg16';
@@ -113,9 +115,11 @@ export async function prepareModel(options: ModelOptions = {}): Promise<Prepared
   const cacheDir = resolve(options.cacheDir ?? join(tmpdir(), 'vgg-core-cache'));
   await mkdir(cacheDir, { recursive: true });
   const taps = selectTaps(config, options.outputs);
-  if (options.weightsPath !== undefined)
-    return prepareSafetensors(config, taps, options.weightsPath, cacheDir);
-  return prepareSeeded(config, taps, options.seed ?? DEFAULT_SEED, cacheDir);
+  const precision = options.precision ?? 'float32';
+  if (options.weightsPath !== undefined) {
+    return prepareSafetensors(config, taps, precision, options.weightsPath, cacheDir);
+  }
+  return prepareSeeded(config, taps, precision, options.seed ?? DEFAULT_SEED, cacheDir);
 }
 
 /** Looks up a tap of a prepared model; throws VGG_UNKNOWN_TAP with what is available. */
@@ -174,6 +178,9 @@ function checkOptions(options: ModelOptions): void {
   ) {
     throw invalidOption('outputs', 'non-empty array of tap names (e.g. ["probs", "fc7"])', options.outputs);
   }
+  if (options.precision !== undefined && options.precision !== 'float32' && options.precision !== 'float16') {
+    throw invalidOption('precision', "one of 'float32', 'float16'", options.precision);
+  }
   if (options.onnxPath !== undefined) {
     const other = options.outputs?.find((name) => name !== 'probs' && name !== 'logits');
     if (other !== undefined) {
@@ -183,7 +190,7 @@ function checkOptions(options: ModelOptions): void {
           'provides logits (and probs computed from them)',
       );
     }
-    for (const key of ['model', 'classifierWidth', 'batchNorm', 'poolSize'] as const) {
+    for (const key of ['model', 'classifierWidth', 'batchNorm', 'poolSize', 'precision'] as const) {
       if (options[key] !== undefined) {
         throw new VggError(
           'VGG_INVALID_OPTION',
@@ -197,6 +204,7 @@ function checkOptions(options: ModelOptions): void {
 async function prepareSeeded(
   config: VggConfig,
   taps: readonly VggTap[],
+  precision: GraphPrecision,
   seed: number,
   cacheDir: string,
 ): Promise<PreparedModel> {
@@ -222,9 +230,8 @@ async function prepareSeeded(
     );
     sha256 = written.sha256;
   }
-  const header = await readSafetensorsHeader(weightsPath);
-  const onnxPath = await ensureGraph(dir, config, taps, header);
-  return ours(config, taps, onnxPath, weightsPath, {
+  const files = await ensureGraph(dir, config, taps, precision, weightsPath);
+  return ours(config, taps, precision, files, {
     variant: config.name,
     source: 'seeded',
     weightsSha256: sha256,
@@ -238,6 +245,7 @@ async function prepareSeeded(
 async function prepareSafetensors(
   config: VggConfig,
   taps: readonly VggTap[],
+  precision: GraphPrecision,
   path: string,
   cacheDir: string,
 ): Promise<PreparedModel> {
@@ -248,19 +256,16 @@ async function prepareSafetensors(
   const dir = join(cacheDir, `weights-${sha256.slice(0, 32)}`);
   await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, 'weights.safetensors');
-  let graphHeader: SafetensorsHeader;
   if (needsFloat32Conversion(header, config)) {
     // onnxruntime maps initializers byte for byte, so F16/BF16 weights are widened into an f32 file once.
     if (!(await exists(weightsPath))) {
-      await writeAtomically(weightsPath, (tmp) => convertToFloat32(source, config, tmp));
+      await writeAtomically(weightsPath, (tmp) => convertWeights(source, config, 'F32', tmp));
     }
-    graphHeader = await readSafetensorsHeader(weightsPath);
   } else {
     await linkOrCopy(source, weightsPath);
-    graphHeader = { ...header, path: weightsPath };
   }
-  const onnxPath = await ensureGraph(dir, config, taps, graphHeader);
-  return ours(config, taps, onnxPath, weightsPath, {
+  const files = await ensureGraph(dir, config, taps, precision, weightsPath);
+  return ours(config, taps, precision, files, {
     variant: config.name,
     source: 'safetensors',
     weightsSha256: sha256,
@@ -271,53 +276,11 @@ async function prepareSafetensors(
   });
 }
 
-async function convertToFloat32(source: string, config: VggConfig, dest: string): Promise<void> {
-  const tensors = await readSafetensors(source);
-  const entries: SafetensorsEntry[] = [];
-  for (const entry of stateDictSpec(config)) {
-    const tensor = tensors.get(entry.name);
-    if (!tensor) continue;
-    if (entry.role === 'bn.num_batches_tracked') {
-      entries.push({ name: entry.name, dtype: tensor.dtype, shape: tensor.shape, data: tensor.data });
-    } else {
-      entries.push({
-        name: entry.name,
-        dtype: 'F32',
-        shape: entry.shape,
-        data: () => [tensorToFloat32(tensor)],
-      });
-    }
-  }
-  await writeSafetensors(dest, entries, { metadata: { format: 'pt', convertedFrom: basename(source) } });
-}
-
-/** One graph file per configuration, weights layout and output set, beside the weights it points into. */
-async function ensureGraph(
-  dir: string,
-  config: VggConfig,
-  taps: readonly VggTap[],
-  header: SafetensorsHeader,
-): Promise<string> {
-  const location = 'weights.safetensors';
-  const layout = [...header.tensors.values()].map((t) => [t.name, t.byteOffset, t.byteLength]);
-  const outputs = taps.map((tap) => tap.name);
-  const key = sha256Text(
-    JSON.stringify({ v: GRAPH_FORMAT_VERSION, config, location, layout, outputs }),
-  ).slice(0, 24);
-  const onnxPath = join(dir, `model-${key}.onnx`);
-  if (!(await exists(onnxPath))) {
-    const weights = { kind: 'external', location, tensors: header.tensors } as const;
-    const bytes = buildVggOnnx(config, { weights, outputs });
-    await writeAtomically(onnxPath, (tmp) => writeFile(tmp, bytes));
-  }
-  return onnxPath;
-}
-
 function ours(
   config: VggConfig,
   declared: readonly VggTap[],
-  onnxPath: string,
-  weightsPath: string,
+  precision: GraphPrecision,
+  { onnxPath, weightsPath }: { onnxPath: string; weightsPath: string },
   identity: ModelIdentity,
 ): PreparedModel {
   const taps: Record<string, { name: string; dim: number }> = {};
@@ -334,6 +297,7 @@ function ours(
     },
     weightsPath,
     fixedBatchSize: null,
+    precision,
   };
 }
 
@@ -362,5 +326,6 @@ async function prepareUserOnnx(path: string, options: ModelOptions): Promise<Pre
     },
     weightsPath: null,
     fixedBatchSize: signature.fixedBatchSize,
+    precision: 'float32',
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveVggConfig } from '../model-config.js';
 import { randomStateDict } from '../testing/random-state-dict.js';
-import { decodeOnnxModel } from './onnx-codec.js';
+import { decodeOnnxModel, TensorProto_DataType as DataType, valueElemType } from './onnx-codec.js';
 import { buildVggOnnx } from './onnx-graph.js';
 
 const config = resolveVggConfig('[4,M,8,M]', {
@@ -51,6 +51,30 @@ describe('buildVggOnnx outputs', () => {
     // Weights that no kept node reads are left out too.
     const features = graphOf(['relu1_1']);
     expect(features.initializer.map((t) => t.name)).toEqual(['features.0.weight', 'features.0.bias']);
+  });
+
+  it('builds a float16 network with float32 edges: cast input, cast outputs, softmax on float32 logits', () => {
+    const build = (outputs: string[]) =>
+      decodeOnnxModel(buildVggOnnx(config, { weights, outputs, precision: 'float16' })).graph!;
+    const graph = build(['fc7', 'probs']);
+    expect(new Set(graph.initializer.map((t) => t.dataType))).toEqual(new Set([DataType.FLOAT16]));
+    expect(graph.initializer.find((t) => t.name === 'features.0.weight')!.rawData.byteLength).toBe(
+      4 * 27 * 2,
+    );
+    expect(graph.node[0]).toMatchObject({ opType: 'Cast', input: ['input'], output: ['input.f16'] });
+    expect(graph.output.map((o) => [o.name, valueElemType(o)])).toEqual([
+      ['fc7', DataType.FLOAT],
+      ['probs', DataType.FLOAT],
+    ]);
+    const producer = (name: string) => graph.node.find((n) => n.output.includes(name))!;
+    expect(producer('fc7')).toMatchObject({ opType: 'Cast', input: ['fc7.f16'] });
+    expect(producer('probs')).toMatchObject({ opType: 'Softmax', input: ['logits'] });
+    expect(producer('logits')).toMatchObject({ opType: 'Cast', input: ['logits.f16'] });
+    // Only the casts the declared outputs need survive pruning.
+    expect(opCounts(graph).Cast).toBe(3);
+    expect(() => buildVggOnnx(config, { weights, precision: 'bfloat16' as 'float16' })).toThrow(
+      /for precision/,
+    );
   });
 
   it('rejects unknown taps with the list and an empty list as an invalid option', () => {

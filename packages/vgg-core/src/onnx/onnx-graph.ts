@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { invalidOption } from '../errors.js';
+import { float32ToFloat16 } from '../half-float.js';
 import type { VggConfig } from '../model-config.js';
 import { stateDictSpec } from '../state-dict.js';
 import { getTap, listTaps, type VggTap } from '../taps.js';
@@ -30,7 +31,7 @@ export type VggOnnxWeights =
       readonly kind: 'external';
       /** File name relative to the directory of the .onnx file. */
       readonly location: string;
-      /** Absolute byte ranges of each float32 state_dict tensor in that file. */
+      /** Absolute byte ranges of each state_dict tensor in that file: float32, or float16 for a float16 graph. */
       readonly tensors: ReadonlyMap<string, { readonly byteOffset: number; readonly byteLength: number }>;
     }
   | { readonly kind: 'inline'; readonly tensors: ReadonlyMap<string, Float32Array> };
@@ -45,7 +46,15 @@ export interface BuildVggOnnxOptions {
   readonly outputs?: readonly string[];
   /** Name of the image input. Default "input". */
   readonly inputName?: string;
+  /**
+   * Element type of the weights and of every activation. 'float16' is for CUDA (half the weight memory, tensor
+   * cores): the input and the declared outputs stay float32 through Cast nodes at the edges, and softmax runs on
+   * float32 logits. External weights must then hold IEEE half floats; inline ones are converted. Default 'float32'.
+   */
+  readonly precision?: GraphPrecision;
 }
+
+export type GraphPrecision = 'float32' | 'float16';
 
 /**
  * Builds the ONNX graph (opset 17, IR 8) of a VGG configuration. Input: float32 [batch, 3, S, S] (batch dynamic).
@@ -55,6 +64,12 @@ export interface BuildVggOnnxOptions {
 export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): Uint8Array {
   const inputName = options.inputName ?? 'input';
   const taps = selectTaps(config, options.outputs);
+  const half = options.precision === 'float16';
+  if (options.precision !== undefined && options.precision !== 'float32' && !half) {
+    throw invalidOption('precision', "one of 'float32', 'float16'", options.precision);
+  }
+  // In a float16 graph the network's tap values are named `<tap>.f16` and a Cast gives the float32 `<tap>`.
+  const tapValue = (name: string) => (half ? `${name}.f16` : name);
   const layout = vggLayout(config);
   const nodes: Node[] = [];
   const initializers: Tensor[] = [];
@@ -93,14 +108,16 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
     return name;
   };
   const globalMean = (name: string, x: string) =>
-    node('ReduceMean', name, [x], name, [ints('axes', [2, 3]), int('keepdims', 0)]);
+    node('ReduceMean', name, [x], tapValue(name), [ints('axes', [2, 3]), int('keepdims', 0)]);
+  const cast = (name: string, x: string, to: DataType, output: string) =>
+    node('Cast', name, [x], output, [int('to', to)]);
 
   for (const entry of stateDictSpec(config)) {
     if (entry.role === 'bn.num_batches_tracked') continue;
-    initializers.push(weightInitializer(entry.name, entry.shape, options.weights));
+    initializers.push(weightInitializer(entry.name, entry.shape, options.weights, half));
   }
 
-  let x = inputName;
+  let x = half ? cast('input.cast', inputName, DataType.FLOAT16, `${inputName}.f16`) : inputName;
   for (const stage of layout.features) {
     if (stage.kind === 'pool') {
       x = node('MaxPool', `features.${stage.index}`, [x], `features.${stage.index}`, [
@@ -172,9 +189,14 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
   x = node('Flatten', 'flatten', [x], 'flatten', [int('axis', 1)]);
   for (const fc of layout.classifier) {
     const name = `classifier.${fc.index}`;
-    const out = fc.relu ? name : 'logits';
+    const out = fc.relu ? name : tapValue('logits');
     x = node('Gemm', name, [x, `${name}.weight`, `${name}.bias`], out, [int('transB', 1)]);
-    if (fc.relu) x = node('Relu', `classifier.${fc.index + 1}`, [x], fc.name);
+    if (fc.relu) x = node('Relu', `classifier.${fc.index + 1}`, [x], tapValue(fc.name));
+  }
+  if (half) {
+    for (const tap of listTaps(config)) {
+      if (tap.name !== 'probs') cast(`${tap.name}.cast`, tapValue(tap.name), DataType.FLOAT, tap.name);
+    }
   }
   node('Softmax', 'probs', ['logits'], 'probs', [int('axis', 1)]);
 
@@ -203,17 +225,19 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
   });
 }
 
-function weightInitializer(name: string, shape: readonly number[], weights: VggOnnxWeights): Tensor {
+function weightInitializer(
+  name: string,
+  shape: readonly number[],
+  weights: VggOnnxWeights,
+  half: boolean,
+): Tensor {
   const dims = shape.map(BigInt);
+  const dataType = half ? DataType.FLOAT16 : DataType.FLOAT;
   if (weights.kind === 'inline') {
-    const data = weights.tensors.get(name);
-    if (!data) throw new Error(`buildVggOnnx: no inline data for ${name}`);
-    return {
-      name,
-      dims,
-      dataType: DataType.FLOAT,
-      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    };
+    const f32 = weights.tensors.get(name);
+    if (!f32) throw new Error(`buildVggOnnx: no inline data for ${name}`);
+    const data = half ? float32ToFloat16(f32) : f32;
+    return { name, dims, dataType, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   }
   const range = weights.tensors.get(name);
   if (!range) throw new Error(`buildVggOnnx: no external range for ${name}`);
@@ -221,7 +245,7 @@ function weightInitializer(name: string, shape: readonly number[], weights: VggO
   return {
     name,
     dims,
-    dataType: DataType.FLOAT,
+    dataType,
     dataLocation: TensorProto_DataLocation.EXTERNAL,
     externalData: [
       { key: 'location', value: weights.location },
