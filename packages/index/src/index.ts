@@ -1,0 +1,38 @@
+// Public API of vgg-index: embedding indexes over a run's outputs.
+
+export { IndexError } from './errors.js';
+export type { IndexErrorCode } from './errors.js';
+
+// --- HNSW settings and the native index ---
+export {
+  DEFAULT_HNSW_SETTINGS,
+  estimateIndexSize,
+  INDEX_METRICS,
+  INDEX_QUANTIZATIONS,
+  quantizationBytes,
+  resolveHnswSettings,
+} from './hnsw/hnsw-settings.js';
+export type {
+  HnswOptions,
+  HnswSettings,
+  IndexMetric,
+  IndexQuantization,
+  IndexSizeEstimate,
+} from './hnsw/hnsw-settings.js';
+export { usearchVersion } from './hnsw/native-index.js';
+
+// --- formats: index manifest, sidecar ---
+export { INDEX_FORMAT, INDEX_MANIFEST_KEY, parseIndexManifest } from './format/index-manifest.js';
+export type { IndexManifest, IndexPart } from './format/index-manifest.js';
+export { decodeSidecar } from './format/sidecar.js';
+export type { SidecarRow } from './format/sidecar.js';
+
+// --- run outputs ---
+export { findRunTap, openRun } from './run/run-output.js';
+export type { RunOutput } from './run/run-output.js';
+
+// --- build ---
+export { buildIndex } from './build/build-index.js';
+export type { BuildIndexOptions, BuildIndexResult, BuildProgress } from './build/build-index.js';
+export { DEFAULT_MEMORY_FRACTION, defaultMaxPartVectors, planParts } from './build/part-plan.js';
+export type { PlannedPart } from './build/part-plan.js';
