@@ -36,3 +36,19 @@ export { buildIndex } from './build/build-index.js';
 export type { BuildIndexOptions, BuildIndexResult, BuildProgress } from './build/build-index.js';
 export { DEFAULT_MEMORY_FRACTION, defaultMaxPartVectors, planParts } from './build/part-plan.js';
 export type { PlannedPart } from './build/part-plan.js';
+
+// --- query ---
+export { IndexReader } from './query/index-reader.js';
+export type { OpenIndexOptions } from './query/index-reader.js';
+export { mergeNeighbours } from './query/merge-neighbours.js';
+export type { Neighbour } from './query/merge-neighbours.js';
+export { describeNeighbours, storedVectorOf } from './query/query-inputs.js';
+export type { QueryMatch } from './query/query-inputs.js';
+export { openIndexedRun } from './query/run-vectors.js';
+export { readNpyVectors } from './format/npy-read.js';
+export type { NpyVectors } from './format/npy-read.js';
+
+// --- near duplicates ---
+export { findDuplicates } from './dedup/find-duplicates.js';
+export type { FindDuplicatesOptions, FindDuplicatesResult } from './dedup/find-duplicates.js';
+export type { ClusterMember, DuplicateMatch, DuplicatePair } from './dedup/dedup-tables.js';
