@@ -229,7 +229,9 @@ program
   .addOption(
     indexOption('--neighbours <n>', 'neighbours examined per image').argParser(parsePositiveInt).default(10),
   )
-  .addOption(indexOption('--out <uri>', 'where the Parquet files go (default: <index>/dedup/)', 'VGG_INDEX_DEDUP_'))
+  .addOption(
+    indexOption('--out <uri>', 'where the Parquet files go (default: <index>/dedup/)', 'VGG_INDEX_DEDUP_'),
+  )
   .addOption(
     indexOption('--cache-dir <dir>', 'where parts of s3:// indexes are downloaded').default(cacheDir),
   )

@@ -31,7 +31,9 @@ export async function vectorsOfRows(
   const dim = manifest.tap.dim;
   const out = new Float32Array(rows.length * dim);
   const byKey = new Map<string, number[]>();
-  rows.forEach((row, i) => byKey.set(row.key, [...(byKey.get(row.key) ?? []), i]));
+  rows.forEach((row, i) => {
+    byKey.set(row.key, [...(byKey.get(row.key) ?? []), i]);
+  });
   for (const [key, positions] of byKey) {
     const shard = shardEntry(run, key);
     const vectors = readShardVectors(await run.store.get(key), shard, manifest.tap);
@@ -76,7 +78,9 @@ export async function* partVectors(
       }
     }
     const vectors = new Float32Array(ids.length * dim);
-    positions.forEach((p, j) => vectors.set(shard.vectors.subarray(p * dim, (p + 1) * dim), j * dim));
+    positions.forEach((p, j) => {
+      vectors.set(shard.vectors.subarray(p * dim, (p + 1) * dim), j * dim);
+    });
     yield { ids, vectors };
   }
   if (next !== partRows.length) {
