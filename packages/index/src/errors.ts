@@ -1,9 +1,11 @@
 /**
- * Errors of vgg-index. Option validation uses vgg-core's `invalidOption` (code `VGG_INVALID_OPTION`) like the
- * other packages; storage failures are vgg-pipeline's `StorageError`s. Everything else is an IndexError, whose
- * `code` says what went wrong:
+ * Errors of vgg-index: one class, IndexError, whose stable `code` says what went wrong. Other packages match on the
+ * code with {@link isIndexError}, not on `instanceof`. Storage failures pass through as vgg-pipeline's
+ * StorageErrors (codes `STORAGE_*`).
  */
 export type IndexErrorCode =
+  /** An option or argument failed validation: "Expected positive integer for k but received 0". */
+  | 'INDEX_OPTION_INVALID'
   /** The run output cannot be indexed: no manifest, the tap is missing, a shard disagrees with the manifest. */
   | 'INDEX_RUN_INVALID'
   /** An index (its manifest, a part or a sidecar) is missing, unreadable or inconsistent. */
@@ -14,7 +16,7 @@ export type IndexErrorCode =
   | 'INDEX_EXISTS'
   /** A query input (vector file, URI, image) cannot be used with this index. */
   | 'INDEX_QUERY_INVALID'
-  /** The native index library failed (out of memory, a corrupt file). */
+  /** The native index library failed (out of memory, a corrupt file, a missing binary). */
   | 'INDEX_NATIVE';
 
 export class IndexError extends Error {
@@ -27,4 +29,38 @@ export class IndexError extends Error {
     this.code = code;
     this.uri = options.uri;
   }
+}
+
+const CODES: ReadonlySet<string> = new Set<IndexErrorCode>([
+  'INDEX_OPTION_INVALID',
+  'INDEX_RUN_INVALID',
+  'INDEX_FORMAT',
+  'INDEX_STALE',
+  'INDEX_EXISTS',
+  'INDEX_QUERY_INVALID',
+  'INDEX_NATIVE',
+]);
+
+/** Whether `error` is an index error (from any copy of this package) with one of `codes`, or any code if none. */
+export function isIndexError(error: unknown, ...codes: IndexErrorCode[]): error is IndexError {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    error instanceof Error &&
+    typeof code === 'string' &&
+    (codes.length === 0 ? CODES.has(code) : (codes as string[]).includes(code))
+  );
+}
+
+/** Builds the standard validation error: "Expected positive integer for k but received 0". */
+export function invalidOption(option: string, expected: string, received: unknown): IndexError {
+  return new IndexError(
+    'INDEX_OPTION_INVALID',
+    `Expected ${expected} for ${option} but received ${describe(received)}`,
+  );
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  return String(value);
 }

@@ -1,6 +1,6 @@
 // Public API of vgg-index: embedding indexes over a run's outputs.
 
-export { IndexError } from './errors.js';
+export { IndexError, isIndexError } from './errors.js';
 export type { IndexErrorCode } from './errors.js';
 
 // --- HNSW settings and the native index ---

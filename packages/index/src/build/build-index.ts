@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, tmpdir } from 'node:os';
-import { invalidOption } from 'vgg-core';
-import { type OpenObjectStoreDeps, StorageError } from 'vgg-pipeline';
-import { IndexError } from '../errors.js';
+import { isPipelineError, type OpenObjectStoreDeps } from 'vgg-pipeline';
+import { IndexError, invalidOption } from '../errors.js';
 import {
   INDEX_FORMAT,
   INDEX_MANIFEST_KEY,
@@ -209,7 +208,7 @@ async function readExisting(location: IndexLocation, overwrite: boolean): Promis
   try {
     bytes = await location.store.get(INDEX_MANIFEST_KEY);
   } catch (cause) {
-    if (cause instanceof StorageError && cause.code === 'STORAGE_NOT_FOUND') return null;
+    if (isPipelineError(cause, 'STORAGE_NOT_FOUND')) return null;
     throw cause;
   }
   if (!overwrite) {

@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
-import { invalidOption } from 'vgg-core';
 import type { ManifestShard } from 'vgg-pipeline';
 import { estimateIndexSize, type HnswSettings } from '../hnsw/hnsw-settings.js';
+import { invalidOption } from '../errors.js';
 
 /** A planned part: consecutive shards of the run manifest. */
 export interface PlannedPart {

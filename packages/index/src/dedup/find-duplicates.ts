@@ -1,4 +1,3 @@
-import { invalidOption } from 'vgg-core';
 import type { OpenObjectStoreDeps } from 'vgg-pipeline';
 import type { SidecarRow } from '../format/sidecar.js';
 import { IndexReader, type OpenIndexOptions } from '../query/index-reader.js';
@@ -6,6 +5,7 @@ import { openIndexedRun, partVectors } from '../query/run-vectors.js';
 import { IndexLocation } from '../storage/index-location.js';
 import { type ClusterMember, type DuplicatePair, encodeClusters, encodePairs } from './dedup-tables.js';
 import { UnionFind } from './union-find.js';
+import { invalidOption } from '../errors.js';
 
 /** Options of {@link findDuplicates}. */
 export interface FindDuplicatesOptions extends Pick<OpenIndexOptions, 'cacheDir' | 'threads' | 'mode'> {

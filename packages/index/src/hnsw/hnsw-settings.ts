@@ -1,4 +1,4 @@
-import { invalidOption } from 'vgg-core';
+import { invalidOption } from '../errors.js';
 
 /**
  * Distance of the index. `cos`: 1 − cosine similarity (scale-invariant). `ip`: 1 − dot product (meaningful on

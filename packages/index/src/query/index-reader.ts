@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { invalidOption } from 'vgg-core';
-import { type OpenObjectStoreDeps, StorageError } from 'vgg-pipeline';
-import { IndexError } from '../errors.js';
+import { isPipelineError, type OpenObjectStoreDeps } from 'vgg-pipeline';
+import { IndexError, invalidOption } from '../errors.js';
 import {
   INDEX_MANIFEST_KEY,
   type IndexManifest,
@@ -248,7 +247,7 @@ async function readIndexManifest(location: IndexLocation): Promise<IndexManifest
   try {
     bytes = await location.store.get(INDEX_MANIFEST_KEY);
   } catch (cause) {
-    if (cause instanceof StorageError && cause.code === 'STORAGE_NOT_FOUND') {
+    if (isPipelineError(cause, 'STORAGE_NOT_FOUND')) {
       throw new IndexError(
         'INDEX_FORMAT',
         `No index at ${location.uri} (no ${INDEX_MANIFEST_KEY}); build one with vgg-index build, or wait for a running build to finish`,

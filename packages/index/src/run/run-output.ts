@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  isPipelineError,
   MANIFEST_KEY,
   type Manifest,
   type ManifestShard,
@@ -9,7 +10,6 @@ import {
   openObjectStore,
   parseLocation,
   parseManifest,
-  StorageError,
 } from 'vgg-pipeline';
 import { IndexError } from '../errors.js';
 
@@ -38,7 +38,7 @@ export async function openRun(uri: string, deps: OpenObjectStoreDeps): Promise<R
   try {
     bytes = await store.get(MANIFEST_KEY);
   } catch (cause) {
-    if (cause instanceof StorageError && cause.code === 'STORAGE_NOT_FOUND') {
+    if (isPipelineError(cause, 'STORAGE_NOT_FOUND')) {
       throw new IndexError(
         'INDEX_RUN_INVALID',
         `No ${MANIFEST_KEY} in ${display}: give the directory of one finished run (<out>/<run-id>/); a run without a manifest has not finished`,

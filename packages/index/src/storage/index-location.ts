@@ -10,6 +10,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   classifyS3Error,
   formatS3Uri,
+  isPipelineError,
   type ObjectStore,
   type OpenObjectStoreDeps,
   openObjectStore,
@@ -17,7 +18,7 @@ import {
   StorageError,
   type StorageOperation,
 } from 'vgg-pipeline';
-import { IndexError } from '../errors.js';
+import { IndexError, isIndexError } from '../errors.js';
 
 const MIB = 1024 * 1024;
 
@@ -170,7 +171,7 @@ export class IndexLocation {
   }
 
   #wrap(cause: unknown, operation: StorageOperation, key: string): Error {
-    if (cause instanceof StorageError || cause instanceof IndexError) return cause;
+    if (isPipelineError(cause) || isIndexError(cause)) return cause as Error;
     const uri = this.describe(key);
     if (this.#where.kind === 'local') {
       return new StorageError('STORAGE_PERMANENT', operation, uri, (cause as Error).message, { cause });
