@@ -175,6 +175,30 @@ describe('vgg-index build and query', () => {
     );
   });
 
+  it('stops when aborted and leaves no files behind', async () => {
+    const run = await syntheticRun('abort', clusteredVectors(300, DIM, 10));
+    const out = path.join(root, 'index-abort');
+    const controller = new AbortController();
+    const build = buildIndex(
+      {
+        run: run.dir,
+        tap: 'fc7',
+        out,
+        maxPartVectors: 100,
+        signal: controller.signal,
+        // Abort in the second part, after the first part's files were published.
+        onProgress: (p) => {
+          if (p.part === 1) controller.abort(new Error('stop'));
+        },
+      },
+      deps,
+    );
+    await expect(build).rejects.toThrow('stop');
+    const files: string[] = [];
+    for await (const entry of new LocalObjectStore({ dir: out }).list('')) files.push(entry.key);
+    expect(files).toEqual([]);
+  });
+
   it('explains what is wrong with the run: no manifest, a missing tap', async () => {
     const run = await syntheticRun('errors', clusteredVectors(60, DIM, 7));
     await expect(buildIndex({ run: root, tap: 'fc7', out: path.join(root, 'x') }, deps)).rejects.toThrow(

@@ -13,13 +13,14 @@ import {
   type IndexMetric,
   type IndexQuantization,
   IndexReader,
+  readIndexManifest,
   readNpyVectors,
   storedVectorOf,
 } from 'vgg-index';
 import { createS3Client, s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { indexOption, parseNonNegativeNumber, parsePositiveInt } from './cli-flags.js';
 import { describeIndex, formatBuildSummary, formatDedupSummary, formatMatches } from './format-output.js';
-import { formatProgressLine } from './progress-line.js';
+import { formatBytes, formatProgressLine } from './progress-line.js';
 
 const deps = { s3: () => createS3Client(s3ClientOptionsFromEnv(process.env)) };
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'vgg-index');
@@ -260,32 +261,24 @@ program
 
 program
   .command('info')
-  .description("Show an index's manifest: run, tap, settings, counts and parts.")
+  .description("Show an index's manifest: run, tap, settings, counts and parts (reads index.json only).")
   .argument('<index>', 'index location')
-  .addOption(
-    indexOption('--cache-dir <dir>', 'where parts of s3:// indexes are downloaded').default(cacheDir),
-  )
   .option('--json', 'print index.json')
-  .action(async (indexUri: string, values: { json?: boolean; cacheDir: string }) => {
-    const reader = await IndexReader.open(indexUri, { cacheDir: values.cacheDir }, deps);
-    try {
-      const m = reader.manifest;
-      if (values.json) {
-        console.log(JSON.stringify(m, null, 2));
-        return;
-      }
-      console.log(describeIndex(reader.uri, m));
+  .action(async (indexUri: string, values: { json?: boolean }) => {
+    const m = await readIndexManifest(indexUri, deps);
+    if (values.json) {
+      console.log(JSON.stringify(m, null, 2));
+      return;
+    }
+    console.log(describeIndex(indexUri, m));
+    console.log(
+      `  built ${m.createdAt} with ${m.library}; M=${m.settings.connectivity} efConstruction=${m.settings.expansionAdd} ef=${m.settings.expansionSearch}`,
+    );
+    console.log(`  run ${m.run.uri} (manifest sha256 ${m.run.manifestSha256.slice(0, 12)}…)`);
+    for (const p of m.parts) {
       console.log(
-        `  built ${m.createdAt} with ${m.library}; M=${m.settings.connectivity} efConstruction=${m.settings.expansionAdd} ef=${m.settings.expansionSearch}`,
+        `  part ${p.part}: ids ${p.firstId}…${p.firstId + p.vectors - 1}, ${formatBytes(p.indexBytes)}, ${p.indexKey}`,
       );
-      console.log(`  run at ${m.run.uri}`);
-      for (const p of m.parts) {
-        console.log(
-          `  part ${p.part}: ids ${p.firstId}…${p.firstId + p.vectors - 1}, ${p.indexBytes} bytes, ${p.indexKey}`,
-        );
-      }
-    } finally {
-      reader.close();
     }
   });
 

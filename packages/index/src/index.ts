@@ -30,6 +30,9 @@ export type { SidecarRow } from './format/sidecar.js';
 // --- run outputs ---
 export { findRunTap, openRun } from './run/run-output.js';
 export type { RunOutput } from './run/run-output.js';
+export { readShardVectors } from './run/shard-vectors.js';
+export type { ShardVectors } from './run/shard-vectors.js';
+export { streamShardVectors } from './run/stream-shards.js';
 
 // --- build ---
 export { buildIndex } from './build/build-index.js';
@@ -38,13 +41,13 @@ export { DEFAULT_MEMORY_FRACTION, defaultMaxPartVectors, planParts } from './bui
 export type { PlannedPart } from './build/part-plan.js';
 
 // --- query ---
-export { IndexReader } from './query/index-reader.js';
+export { IndexReader, readIndexManifest } from './query/index-reader.js';
 export type { OpenIndexOptions } from './query/index-reader.js';
 export { mergeNeighbours } from './query/merge-neighbours.js';
 export type { Neighbour } from './query/merge-neighbours.js';
 export { describeNeighbours, storedVectorOf } from './query/query-inputs.js';
 export type { QueryMatch } from './query/query-inputs.js';
-export { openIndexedRun } from './query/run-vectors.js';
+export { openIndexedRun, partVectors, vectorsOfRows } from './query/run-vectors.js';
 export { readNpyVectors } from './format/npy-read.js';
 export type { NpyVectors } from './format/npy-read.js';
 

@@ -66,7 +66,7 @@ export class IndexReader {
     if (!Number.isSafeInteger(threads) || threads < 1)
       throw invalidOption('threads', 'positive integer', threads);
     const location = IndexLocation.open(uri, deps);
-    const manifest = await readIndexManifest(location);
+    const manifest = await readManifestAt(location);
     const settings = { ...manifest.settings };
     if (options.expansionSearch !== undefined) {
       if (!Number.isSafeInteger(options.expansionSearch) || options.expansionSearch < 1) {
@@ -242,7 +242,12 @@ export class IndexReader {
   }
 }
 
-async function readIndexManifest(location: IndexLocation): Promise<IndexManifest> {
+/** Reads and checks an index's `index.json` without opening its parts. */
+export async function readIndexManifest(uri: string, deps: OpenObjectStoreDeps): Promise<IndexManifest> {
+  return readManifestAt(IndexLocation.open(uri, deps));
+}
+
+async function readManifestAt(location: IndexLocation): Promise<IndexManifest> {
   let bytes: Uint8Array;
   try {
     bytes = await location.store.get(INDEX_MANIFEST_KEY);
