@@ -242,8 +242,8 @@ const results = {
 };
 
 await mkdir(cache, { recursive: true });
-// ---- synthetic: scale ----
-{
+// ---- synthetic: scale (--vectors 0 skips it) ----
+if (VECTORS > 0) {
   const label = `synthetic-${VECTORS}x${DIM}`;
   const runDir = path.join(cache, label);
   log(`generating ${VECTORS} × ${DIM} fc7-like vectors`);

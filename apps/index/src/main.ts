@@ -36,7 +36,8 @@ process.on('SIGTERM', () => abort.abort(new Error('terminated')));
 /** Progress on stderr: a bar redrawn in place on a terminal, a line every 5 s otherwise. */
 function progressReporter(unit: string) {
   const started = Date.now();
-  let lastLine = 0;
+  // Off a terminal (CI logs), short jobs print nothing and long ones a line every 5 s.
+  let lastLine = started;
   const tty = process.stderr.isTTY;
   return {
     update(done: number, total: number, note?: string) {
@@ -184,7 +185,11 @@ program
         vectors = npy.data;
         label = `${values.vector} (${npy.rows} × ${npy.dim})`;
       } else if (values.uri !== undefined) {
-        const stored = await storedVectorOf(reader, values.uri, deps);
+        // Runs list local inputs by absolute path; accept a relative one too.
+        const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(values.uri) ? path.resolve(values.uri) : values.uri;
+        const stored =
+          (await storedVectorOf(reader, values.uri, deps)) ??
+          (local !== values.uri ? await storedVectorOf(reader, local, deps) : null);
         if (stored === null) {
           throw new Error(
             `${values.uri} is not in this index (the run did not list it, or it failed); query an image file with --image`,
