@@ -24,7 +24,8 @@ const OTHERS = [
 ];
 // A seeded, untrained VGG-11 at 112 px: fast on CPU, and its fc7 still separates these photos (different photos
 // measured at cosine distance >= 0.027, re-encoded or resized copies at <= 0.0005).
-const MODEL = { model: 'vgg11', seed: 0, inputSize: 112, classifierWidth: 1024 };
+// Every model field is given, since the harness's small model fills in the rest.
+const MODEL = { model: 'vgg11', seed: 0, inputSize: 112, classifierWidth: 1024, poolSize: 7 };
 const PREPROCESS = { resizeSize: 128, cropSize: 112 };
 const THRESHOLD = '0.005';
 
@@ -70,9 +71,10 @@ beforeAll(async () => {
       out,
       runId: 'dedup-run',
       chunkSize: 4,
-      model: MODEL,
-      preprocess: PREPROCESS,
-      output: { topK: 1, taps: ['fc7'] },
+      ...MODEL,
+      ...PREPROCESS,
+      top: 1,
+      taps: ['fc7'],
     });
     await harness.waitForRun('dedup-run', 120_000);
     runDir = path.join(out, 'dedup-run');
@@ -149,14 +151,66 @@ describe('vgg-index CLI after a real run', () => {
     expect(matches[5]?.distance).toBeGreaterThan(Number(THRESHOLD) * 3);
   });
 
+  it('query --image embeds a new file with the run’s model and preprocessing, and refuses another model', async () => {
+    // A copy the run never saw: resized to a third and re-encoded.
+    const fresh = path.join(work, 'fresh-concert.jpg');
+    const { width } = await sharp(path.join(fixtures, 'concert.jpg')).metadata();
+    await sharp(path.join(fixtures, 'concert.jpg'))
+      .resize(Math.round((width as number) / 3))
+      .jpeg({ quality: 70 })
+      .toFile(fresh);
+    const modelFlags = ['--model', 'vgg11', '--input-size', '112', '--classifier-width', '1024'];
+    const result = (await vggIndex('query', indexDir, '--image', fresh, '-k', '5', ...modelFlags)) as {
+      results: { uri: string; distance: number }[][];
+    };
+    const matches = result.results[0] ?? [];
+    expect(matches.map((m) => m.uri).sort()).toEqual(copiesOf('concert.jpg').sort());
+    for (const m of matches) expect(m.distance).toBeLessThanOrEqual(Number(THRESHOLD));
+
+    // A file of the run, embedded again, lands on its stored vector: distance 0 to itself
+    const self = (await vggIndex(
+      'query',
+      indexDir,
+      '--image',
+      uriOf('concert.jpg'),
+      '-k',
+      '1',
+      ...modelFlags,
+    )) as {
+      results: { uri: string; distance: number }[][];
+    };
+    // (or to its byte-identical copy, which ties at distance 0).
+    expect([uriOf('concert.jpg'), uriOf('concert.jpg.copy.jpg')]).toContain(self.results[0]?.[0]?.uri);
+    expect(self.results[0]?.[0]?.distance).toBeLessThan(1e-3);
+
+    const wrong = await run(
+      process.execPath,
+      [cli, 'query', indexDir, '--image', fresh, '--model', 'vgg11'],
+      {
+        cwd: repo,
+      },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect(wrong).toMatchObject({ code: 1 });
+    expect((wrong as { stderr: string }).stderr).toMatch(
+      /^vgg-index: The model given \(vgg11, seeded weights sha256 \w+…\) is not the one run dedup-run used/,
+    );
+  });
+
   it('explains bad invocations without a stack trace', async () => {
     const failure = await run(process.execPath, [cli, 'query', indexDir, '--uri', '/nope.jpg'], {
       cwd: repo,
     }).catch((e: { code: number; stderr: string }) => e);
     expect(failure).toMatchObject({ code: 1 });
     expect((failure as { stderr: string }).stderr).toBe(
-      'vgg-index: /nope.jpg is not in this index (the run did not list it, or it failed); query an image file with --image\n',
+      'vgg-index: /nope.jpg is not in this index (the run did not list it, or it failed); query the file with --image\n',
     );
+    const usage = await run(process.execPath, [cli, 'query', indexDir, '-k', '0', '--uri', '/nope.jpg'], {
+      cwd: repo,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect(usage).toMatchObject({
+      code: 2,
+      stderr: 'vgg-index: Expected positive integer for --k but received 0\n(see vgg-index --help)\n',
+    });
     const missing = await run(process.execPath, [cli, 'build', work, '--out', path.join(work, 'x')], {
       cwd: repo,
     }).catch((e: { stderr: string }) => e);

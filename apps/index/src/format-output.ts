@@ -65,3 +65,17 @@ export function formatDedupSummary(result: FindDuplicatesResult, largest = 5): s
   }
   return lines.join('\n');
 }
+
+export function formatIndexInfo(uri: string, m: IndexManifest): string {
+  const lines = [
+    describeIndex(uri, m),
+    `  built ${m.createdAt} with ${m.library}; M=${m.settings.connectivity} efConstruction=${m.settings.expansionAdd} ef=${m.settings.expansionSearch}`,
+    `  run ${m.run.uri} (manifest sha256 ${m.run.manifestSha256.slice(0, 12)}…)`,
+  ];
+  for (const p of m.parts) {
+    lines.push(
+      `  part ${p.part}: ids ${p.firstId}…${p.firstId + p.vectors - 1}, ${formatBytes(p.indexBytes)}, ${p.indexKey}`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,3 +1,10 @@
-export { indexOption, parseNonNegativeNumber, parsePositiveInt } from './cli-flags.js';
-export { describeIndex, formatBuildSummary, formatDedupSummary, formatMatches } from './format-output.js';
+export { indexProgram } from './cli.js';
+export type { IndexIo } from './cli.js';
+export {
+  describeIndex,
+  formatBuildSummary,
+  formatDedupSummary,
+  formatIndexInfo,
+  formatMatches,
+} from './format-output.js';
 export { count, formatBytes, formatProgressLine, formatSeconds } from './progress-line.js';

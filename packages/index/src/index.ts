@@ -21,6 +21,9 @@ export type {
 } from './hnsw/hnsw-settings.js';
 export { usearchVersion } from './hnsw/native-index.js';
 
+// --- command-line options (the one definition the CLI derives its flags from) ---
+export { BUILD_FLAGS, DEDUP_FLAGS, INFO_FLAGS, QUERY_FLAGS } from './options/index-flags.js';
+
 // --- formats: index manifest, sidecar ---
 export { INDEX_FORMAT, INDEX_MANIFEST_KEY, parseIndexManifest } from './format/index-manifest.js';
 export type { IndexManifest, IndexPart } from './format/index-manifest.js';
@@ -45,6 +48,8 @@ export { IndexReader, readIndexManifest } from './query/index-reader.js';
 export type { OpenIndexOptions } from './query/index-reader.js';
 export { mergeNeighbours } from './query/merge-neighbours.js';
 export type { Neighbour } from './query/merge-neighbours.js';
+export { embedImages } from './query/embed-images.js';
+export type { EmbedImagesOptions } from './query/embed-images.js';
 export { describeNeighbours, storedVectorOf } from './query/query-inputs.js';
 export type { QueryMatch } from './query/query-inputs.js';
 export { openIndexedRun, partVectors, vectorsOfRows } from './query/run-vectors.js';
