@@ -7,6 +7,8 @@ describe('resolvePreprocessOptions', () => {
       resizeSize: 256,
       cropSize: 224,
       mode: 'torchvision',
+      pipeline: 'torchvision',
+      autoOrient: true,
       mean: [0.485, 0.456, 0.406],
       std: [0.229, 0.224, 0.225],
       maxPixels: 100_000_000,
@@ -39,6 +41,12 @@ describe('resolvePreprocessOptions', () => {
     );
     expect(() => resolvePreprocessOptions({ mode: 'keras' as 'caffe' })).toThrow(
       `Expected one of 'torchvision', 'caffe' for mode but received "keras"`,
+    );
+    expect(() => resolvePreprocessOptions({ pipeline: 'pil' as 'fast' })).toThrow(
+      `Expected one of 'torchvision', 'fast' for pipeline but received "pil"`,
+    );
+    expect(() => resolvePreprocessOptions({ autoOrient: 'yes' as unknown as boolean })).toThrow(
+      'Expected boolean for autoOrient but received "yes"',
     );
     expect(() => resolvePreprocessOptions({ std: [0.2, 0, 0.2] })).toThrow(
       'Expected array of 3 positive numbers for std but received [0.2, 0, 0.2]',

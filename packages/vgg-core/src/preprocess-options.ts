@@ -7,6 +7,15 @@ import { invalidOption } from './errors.js';
  */
 export type PreprocessMode = 'torchvision' | 'caffe';
 
+/**
+ * How an encoded image becomes the crop (the flag is `--preprocess`).
+ * - `torchvision`: what torchvision's ImageNet eval transform sees, byte for byte: PIL's loader (no colour
+ *   management, PIL's RGB conversions, alpha dropped), PIL's bilinear Resize on the full-size decode, CenterCrop.
+ * - `fast`: libvips all the way: ICC profiles converted to sRGB, JPEG/WebP shrink-on-load, libvips' own resampling
+ *   and alpha composited onto black. Faster on large photos; not torchvision-exact (README, "Parity with PyTorch").
+ */
+export type PreprocessPipeline = 'torchvision' | 'fast';
+
 export type ChannelTriple = readonly [number, number, number];
 
 export interface PreprocessOptions {
@@ -20,6 +29,14 @@ export interface PreprocessOptions {
   cropSize?: number;
   /** Channel order and normalisation convention. Default: 'torchvision'. */
   mode?: PreprocessMode;
+  /** Decoding and resampling: exact torchvision parity, or libvips' faster path. Default: 'torchvision'. */
+  pipeline?: PreprocessPipeline;
+  /**
+   * Whether the EXIF orientation is applied before resizing. torchvision's default_loader ignores it, so false gives
+   * strict parity; true (the default) turns phone photos upright, which is what a classifier should see.
+   * Default: true.
+   */
+  autoOrient?: boolean;
   /**
    * Per-channel mean in the model's channel order: fractions of 0..1 in RGB order for 'torchvision'
    * (default [0.485, 0.456, 0.406]), levels of 0..255 in BGR order for 'caffe' (default [103.939, 116.779, 123.68]).
@@ -48,6 +65,8 @@ export interface ResolvedPreprocessOptions {
   readonly resizeSize: number;
   readonly cropSize: number;
   readonly mode: PreprocessMode;
+  readonly pipeline: PreprocessPipeline;
+  readonly autoOrient: boolean;
   readonly mean: ChannelTriple;
   readonly std: ChannelTriple;
   readonly maxPixels: number;
@@ -74,6 +93,12 @@ export function resolvePreprocessOptions(options: PreprocessOptions = {}): Resol
   if (mode !== 'torchvision' && mode !== 'caffe') {
     throw invalidOption('mode', "one of 'torchvision', 'caffe'", mode);
   }
+  const pipeline = options.pipeline ?? 'torchvision';
+  if (pipeline !== 'torchvision' && pipeline !== 'fast') {
+    throw invalidOption('pipeline', "one of 'torchvision', 'fast'", pipeline);
+  }
+  const autoOrient = options.autoOrient ?? true;
+  if (typeof autoOrient !== 'boolean') throw invalidOption('autoOrient', 'boolean', autoOrient);
   const mean = options.mean ?? DEFAULTS[mode].mean;
   if (!isTriple(mean, Number.isFinite)) throw invalidOption('mean', 'array of 3 finite numbers', mean);
   const std = options.std ?? DEFAULTS[mode].std;
@@ -96,6 +121,8 @@ export function resolvePreprocessOptions(options: PreprocessOptions = {}): Resol
     resizeSize,
     cropSize,
     mode,
+    pipeline,
+    autoOrient,
     mean: Object.freeze([mean[0], mean[1], mean[2]] as const),
     std: Object.freeze([std[0], std[1], std[2]] as const),
     maxPixels,

@@ -1,0 +1,105 @@
+// The pool of threads that decode images. PIL's resample and the BMP/Netpbm decoders are JavaScript and take
+// milliseconds to tens of milliseconds per image; on the caller's thread they would stall the event loop that
+// keeps BullMQ's locks alive. sharp's own work runs on libuv's pool either way.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+// On glibc the main thread must load sharp before worker threads do, so its shared libraries stay loaded until
+// every thread has finished (sharp's documentation, "worker threads").
+import 'sharp';
+import { VggError } from '../errors.js';
+import { ImageDecodeError } from '../errors.js';
+import { invalidOption } from '../errors.js';
+import type { ResolvedPreprocessOptions } from '../preprocess-options.js';
+import type { DecodedImage } from './decoded-image.js';
+import type { DecodeOutcome, DecodeTask } from './decode-thread.js';
+
+let threads = availableParallelism();
+let pool: Piscina<DecodeTask, DecodeOutcome> | null = null;
+
+/**
+ * Gets or sets how many threads decode images (process-wide, like sharp.concurrency()). Default: the number of
+ * CPUs. Setting it replaces the pool; decodes already running finish on the old one.
+ */
+export function imageDecodeThreads(count?: number): number {
+  if (count !== undefined) {
+    if (!Number.isSafeInteger(count) || count < 1) throw invalidOption('threads', 'positive integer', count);
+    if (count !== threads) {
+      threads = count;
+      const old = pool;
+      pool = null;
+      void old?.close();
+    }
+  }
+  return threads;
+}
+
+function getPool(): Piscina<DecodeTask, DecodeOutcome> {
+  pool ??= new Piscina<DecodeTask, DecodeOutcome>({
+    filename: threadScript(),
+    minThreads: threads,
+    maxThreads: threads,
+    // One image per thread at a time, so a timeout that ends a thread ends only its own image.
+    concurrentTasksPerWorker: 1,
+    // Idle threads are unref'd by piscina, so the pool never keeps a process alive.
+    idleTimeout: 30_000,
+  });
+  return pool;
+}
+
+/** Decodes in a pool thread. Fails only with ImageDecodeError. */
+export async function decodeInPool(
+  bytes: Uint8Array,
+  options: ResolvedPreprocessOptions,
+): Promise<DecodedImage> {
+  // Its own buffer, transferred: posting a view would copy the whole ArrayBuffer behind it.
+  const own = bytes.slice();
+  const signal =
+    options.timeoutSeconds > 0 ? AbortSignal.timeout(options.timeoutSeconds * 1000 + 1000) : null;
+  let outcome: DecodeOutcome;
+  try {
+    outcome = await getPool().run({ bytes: own, options }, { transferList: [own.buffer], signal });
+  } catch (error) {
+    if (signal?.aborted) {
+      throw new ImageDecodeError(
+        'timeout',
+        `Cannot decode image: decoding ran past timeoutSeconds (${options.timeoutSeconds})`,
+        { cause: error },
+      );
+    }
+    // A decoder bug on some unusual file must still end as a reason for that one image, never a crash.
+    throw new ImageDecodeError('corrupt', `Cannot decode image: the decoder failed (${messageOf(error)})`, {
+      cause: error,
+    });
+  }
+  if (outcome.ok) return { width: outcome.width, height: outcome.height, pixels: outcome.pixels };
+  throw new ImageDecodeError(
+    outcome.reason,
+    outcome.message,
+    outcome.cause === null ? undefined : { cause: new Error(outcome.cause) },
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The compiled thread entry. From dist/ it sits beside this module; when this module runs from src/ (under
+ * vitest, which transforms TypeScript but cannot start a .ts worker) the package's dist/ build is used.
+ */
+function threadScript(): string {
+  const candidates = [
+    new URL('./decode-thread.js', import.meta.url),
+    new URL('../../dist/preprocess/decode-thread.js', import.meta.url),
+  ];
+  const found = candidates.find((url) => existsSync(url));
+  if (found === undefined) {
+    throw new VggError(
+      'VGG_IMAGE_DECODE',
+      `Cannot find the decode thread script (looked for ${candidates.map((url) => fileURLToPath(url)).join(' and ')}); build vgg-core with tsc -b`,
+    );
+  }
+  return found.href;
+}
