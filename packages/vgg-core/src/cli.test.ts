@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareModel } from './prepare-model.js';
 
@@ -133,6 +134,30 @@ describe('vgg-model predict', () => {
     ours.embeddings.fc7.forEach((v: number, i: number) => {
       expect(v).toBeCloseTo(theirs.taps.fc7[i], 4);
     });
+  });
+
+  it("dumps the crop torchvision makes, upright or (--no-auto-orient) as stored, or the fast pipeline's", async () => {
+    const manifest = JSON.parse(
+      readFileSync(new URL('../test-fixtures/parity/manifest.json', import.meta.url), 'utf8'),
+    ) as { entries: { file: string; ref: string; refStrict: string }[] };
+    const entry = manifest.entries.find((e) => e.file === 'images/Landscape_6.jpg')!;
+    const reference = async (rel: string) =>
+      sharp(fileURLToPath(new URL(`../test-fixtures/${rel}`, import.meta.url)))
+        .raw()
+        .toBuffer();
+    const dump = (...flags: string[]) => {
+      const out = join(dir, `dump${flags.join('')}`);
+      const flags224 = ['--model', "[8,'M']", '--classifier-width', '16', '--cache-dir', cacheDir];
+      const run = cli('predict', fixture('Landscape_6.jpg'), ...flags224, '--dump-pixels', out, ...flags);
+      expect(run.stderr).toBe('');
+      return readFileSync(join(out, 'Landscape_6.jpg.rgb'));
+    };
+    expect(dump().equals(await reference(entry.ref))).toBe(true);
+    expect(dump('--no-auto-orient').equals(await reference(entry.refStrict))).toBe(true);
+    expect(dump('--preprocess', 'fast').equals(await reference(entry.ref))).toBe(false);
+    const bad = cli('predict', fixture('concert.jpg'), '--preprocess', 'pil');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/argument 'pil' is invalid. Allowed choices are torchvision, fast/);
   });
 
   it('prints a readable listing that says when the weights are untrained', () => {

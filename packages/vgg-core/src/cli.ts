@@ -11,6 +11,7 @@ import { inspectModel } from './inspect-model.js';
 import { formatLayerTable, layerTableToJson } from './layer-table.js';
 import { MODEL_FLAGS, modelOptionsOf } from './model-options.js';
 import { predictFiles } from './predict.js';
+import { PREPROCESS_FLAGS, preprocessOptionsOf } from './preprocess-flags.js';
 import { type ModelIdentity, modelOutputsFor, prepareModel } from './prepare-model.js';
 
 const { classifierWidth, numClasses, inputSize, batchNorm, poolSize } = MODEL_FLAGS;
@@ -28,6 +29,7 @@ const INSPECT_FLAGS = {
 /** Flags of `predict`: the model, the outputs, and where it runs. */
 const PREDICT_FLAGS = {
   ...MODEL_FLAGS,
+  ...PREPROCESS_FLAGS,
   cacheDir: {
     kind: 'string',
     valueName: 'dir',
@@ -101,6 +103,7 @@ async function predict(images: string[], flags: PredictFlags): Promise<void> {
     model,
     provider: flags.provider,
     intraOpNumThreads: flags.threads,
+    preprocess: preprocessOptionsOf(flags),
     // cuDNN searches algorithms once per input shape: on CUDA the last, smaller batch is padded to the same shape.
     ...(flags.provider !== 'cpu' && model.fixedBatchSize === null ? { fixedBatchSize: flags.batchSize } : {}),
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
@@ -194,7 +197,7 @@ function buildProgram(): Command {
           'Classify local image files (torchvision ImageNet preprocessing). Without --weights or --onnx the weights ' +
             'are a seeded random init: useful for plumbing, not for answers.',
         )
-        .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG)'),
+        .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF, BMP, PPM/PGM/PBM, SVG)'),
     )
     .exitOverride()
     .action((images: string[], _options: unknown, command: Command) =>

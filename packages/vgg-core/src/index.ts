@@ -95,13 +95,16 @@ export type { LayerRow, LayerTable, ReceptiveField } from './layer-table.js';
 
 // --- runtime: preprocessing, labels, inference engine ---
 export { resolvePreprocessOptions } from './preprocess-options.js';
+export { PREPROCESS_FLAGS, preprocessOptionsOf } from './preprocess-flags.js';
+export type { PreprocessFlagValues } from './preprocess-flags.js';
 export type {
   ChannelTriple,
   PreprocessMode,
   PreprocessOptions,
+  PreprocessPipeline,
   ResolvedPreprocessOptions,
 } from './preprocess-options.js';
-export { decodeImage } from './preprocess-decode.js';
+export { decodeImage, imageDecodeThreads } from './preprocess-decode.js';
 export type { DecodedImage } from './preprocess-decode.js';
 export { toInputTensor } from './preprocess-tensor.js';
 export { classLabel, imagenetLabels } from './labels.js';
