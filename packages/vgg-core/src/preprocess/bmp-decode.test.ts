@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError } from '../image-decode-error.js';
+import { ImageDecodeError } from '../errors.js';
 import { decodeBmp } from './bmp-decode.js';
 
 const MAX_PIXELS = 100_000_000;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError } from '../image-decode-error.js';
+import { ImageDecodeError } from '../errors.js';
 import { decodeImage, imageDecodeThreads } from '../preprocess-decode.js';
 import { resolvePreprocessOptions } from '../preprocess-options.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError } from '../image-decode-error.js';
+import { ImageDecodeError } from '../errors.js';
 import { decodePnm, isPnm } from './pnm-decode.js';
 
 const MAX_PIXELS = 100_000_000;
