@@ -50,6 +50,19 @@ describe('FlagSet', () => {
     expect(parse(['--out', '/o', '--batch-size', '4'], { VGG_BATCH_SIZE: '8' }).batchSize).toBe(4);
   });
 
+  it('reads a switch named --no-x as set only when it is given', () => {
+    const table = { noAutoOrient: { kind: 'boolean', description: 'ignore EXIF orientation' } } as const;
+    const read = (argv: string[], env: Record<string, string> = {}) => {
+      const flags = new FlagSet(table, { envPrefix: 'VGG_' });
+      const command = flags.addTo(new Command('t').exitOverride());
+      command.parse(argv, { from: 'user' });
+      return flags.read(command, env).noAutoOrient;
+    };
+    expect(read([])).toBe(false);
+    expect(read(['--no-auto-orient'])).toBe(true);
+    expect(read([], { VGG_NO_AUTO_ORIENT: 'yes' })).toBe(true);
+  });
+
   it('derives environment twins from flag names', () => {
     const flags = new FlagSet(TABLE, { envPrefix: 'VGG_' });
     expect(flags.envOf('intraOpNumThreads')).toBe('VGG_THREADS');

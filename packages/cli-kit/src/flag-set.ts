@@ -84,8 +84,11 @@ export class FlagSet<T extends FlagTable> {
 
   #value(command: Command, env: Env, key: string, spec: FlagSpec): unknown {
     const flag = flagName(key, spec);
-    const raw = command.getOptionValue(this.#attributes.get(key) ?? key) as string | boolean | undefined;
-    if (raw !== undefined) return spec.kind === 'boolean' ? true : parseFlag(spec, String(raw), flag);
+    const attribute = this.#attributes.get(key) ?? key;
+    const raw = command.getOptionValue(attribute) as string | boolean | undefined;
+    // commander gives a lone `--no-x` switch the default true; only a value from the command line counts here.
+    const given = raw !== undefined && command.getOptionValueSource(attribute) !== 'default';
+    if (given) return spec.kind === 'boolean' ? true : parseFlag(spec, String(raw), flag);
     const twin = envName(key, spec, this.#options.envPrefix);
     const text = twin === undefined ? undefined : env[twin];
     // An empty variable counts as unset, as for the AWS variables.
