@@ -29,7 +29,7 @@ function bmp(
   view.setUint16(28, bits, true);
   view.setUint32(30, options.compression ?? 0, true);
   view.setUint32(46, options.colors ?? palette.length / 4, true);
-  masks.forEach((m, i) => view.setUint32(54 + i * 4, m, true));
+  for (const [i, m] of masks.entries()) view.setUint32(54 + i * 4, m, true);
   out.set(palette, header);
   out.set(rows, offset);
   return out;
