@@ -264,7 +264,8 @@ export class VggWorker {
 
   private async acquireModel(spec: RunSpec, runId: string): Promise<LoadedModel> {
     // Loops because the loaded model may change while this caller waits for a load or for other users.
-    const key = JSON.stringify(spec.model);
+    // The engine carries the run's preprocessing (pipeline, normalisation), so runs that differ in it do not share one.
+    const key = JSON.stringify([spec.model, spec.preprocess]);
     for (;;) {
       const current = this.model;
       if (current && current.key === key) {
@@ -347,9 +348,14 @@ export class VggWorker {
       preprocessing: model.engine.preprocess,
     };
     const bound = await this.runStore.bindModel(runId, binding);
-    if (bound !== model.prepared.identity.weightsSha256) {
+    const preprocessing = JSON.stringify(binding.preprocessing);
+    if (bound.weightsSha256 !== identity.weightsSha256) {
       model.users -= 1;
-      throw new ModelMismatchError(runId, bound, model.prepared.identity.weightsSha256);
+      throw new ModelMismatchError(runId, bound.weightsSha256, identity.weightsSha256);
+    }
+    if (bound.preprocessing !== preprocessing) {
+      model.users -= 1;
+      throw new ModelMismatchError(runId, bound.preprocessing, preprocessing, 'preprocessing');
     }
     model.boundRuns.add(runId);
   }
@@ -563,10 +569,18 @@ export class VggWorker {
 
 export class ModelMismatchError extends UnrecoverableError {
   readonly code = 'MODEL_MISMATCH';
-  constructor(runId: string, expected: string, actual: string) {
+  constructor(
+    runId: string,
+    expected: string,
+    actual: string,
+    what: 'weights' | 'preprocessing' = 'weights',
+  ) {
     super(
-      `Run ${runId} is bound to model sha256 ${expected.slice(0, 12)}…, but this worker loaded ${actual.slice(0, 12)}…; ` +
-        'the weights changed since the run started. Start a new run for new weights.',
+      what === 'weights'
+        ? `Run ${runId} is bound to model sha256 ${expected.slice(0, 12)}…, but this worker loaded ${actual.slice(0, 12)}…; ` +
+            'the weights changed since the run started. Start a new run for new weights.'
+        : `Run ${runId} is bound to preprocessing ${expected}, but this worker would decode with ${actual}; ` +
+            'workers of different versions are serving the run. Run one version of vgg-worker per run.',
     );
     this.name = 'ModelMismatchError';
   }

@@ -86,7 +86,7 @@ export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/outp
 export { recoverChunkRecord } from './run/chunk-record.js';
 export type { ChunkRecord } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
-export type { RunStatus, RunStoreOptions } from './run/run-store.js';
+export type { BoundModel, RunStatus, RunStoreOptions } from './run/run-store.js';
 export { connectRuns } from './run/run-connection.js';
 export type { RunConnection, RunConnectionOptions } from './run/run-connection.js';
 export { submitRun } from './run/submit.js';

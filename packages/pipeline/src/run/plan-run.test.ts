@@ -55,6 +55,15 @@ describe('planRun', () => {
     expect(off.preprocess).toEqual({});
   });
 
+  it('stores the preprocessing pipeline and --no-auto-orient as vgg-core options, only when given', () => {
+    const spec = planRun({ out: '/o', preprocess: 'fast', noAutoOrient: true }, now).spec;
+    expect(spec.preprocess).toEqual({ pipeline: 'fast', autoOrient: false });
+    expect(planRun({ out: '/o', preprocess: 'torchvision' }, now).spec.preprocess).toEqual({
+      pipeline: 'torchvision',
+    });
+    expect(planRun({ out: '/o', noAutoOrient: false }, now).spec.preprocess).toEqual({});
+  });
+
   it('refuses taps the model does not have, naming --taps and the valid ones', () => {
     const error = invalid({ out: '/o', taps: ['relu9_9'] });
     expect(error).toMatchObject({ code: 'RUN_INVALID', field: '--taps' });

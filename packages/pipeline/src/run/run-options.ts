@@ -1,5 +1,5 @@
 import { type FlagInput, type FlagSpec, type FlagTable, type FlagValues, flagName } from 'vgg-cli-kit';
-import { DEFAULT_MODEL, DEFAULT_SEED, MODEL_FLAGS } from 'vgg-core';
+import { DEFAULT_MODEL, DEFAULT_SEED, MODEL_FLAGS, PREPROCESS_FLAGS } from 'vgg-core';
 
 /**
  * THE definition of a run's options. `vgg-producer submit` and `vgg-local` derive their flags, environment twins
@@ -120,6 +120,14 @@ export const RUN_OPTIONS = {
     defaultText: '100000000',
     description: 'refuse images with more pixels (decompression bombs)',
     section: 'preprocess',
+  },
+  // vgg-core's PREPROCESS_FLAGS, as vgg-model takes them.
+  preprocess: { ...PREPROCESS_FLAGS.preprocess, section: 'preprocess', field: 'pipeline' },
+  noAutoOrient: {
+    ...PREPROCESS_FLAGS.noAutoOrient,
+    section: 'preprocess',
+    field: 'autoOrient',
+    store: (on: boolean) => (on ? false : undefined),
   },
 
   // --- the run and its jobs ---

@@ -44,6 +44,12 @@ return 0
  * Run state in Redis: the spec, chunk commit records and the finalisation lock. Chunk records are keyed by chunk
  * index, so a chunk committed twice is still recorded once.
  */
+/** What a run's model binding pins: the weights, and the resolved preprocessing as JSON. */
+export interface BoundModel {
+  weightsSha256: string;
+  preprocessing: string;
+}
+
 export class RunStore {
   readonly redis: Redis;
   readonly prefix: string;
@@ -145,19 +151,31 @@ export class RunStore {
   }
 
   /**
-   * The first worker to load a run's model records its binding; later workers must load the same weights, so a run
-   * never mixes two models. Returns the weights hash the run is bound to.
+   * The first worker to load a run's model records its binding; later workers must load the same weights and decode
+   * with the same preprocessing, so a run never mixes two models or two preprocessing pipelines (workers of another
+   * version resolve preprocessing differently). Returns what the run is bound to: the weights hash and the resolved
+   * preprocessing as JSON.
    */
-  async bindModel(runId: string, binding: RunModelBinding): Promise<string> {
+  async bindModel(runId: string, binding: RunModelBinding): Promise<BoundModel> {
     const key = this.runKey(runId);
-    const sha256 = binding.identity.weightsSha256;
+    const mine: BoundModel = {
+      weightsSha256: binding.identity.weightsSha256,
+      preprocessing: JSON.stringify(binding.preprocessing),
+    };
     const results = await this.redis
       .multi()
-      .hsetnx(key, 'modelSha256', sha256)
+      .hsetnx(key, 'modelSha256', mine.weightsSha256)
+      .hsetnx(key, 'modelPreprocessing', mine.preprocessing)
       .hget(key, 'modelSha256')
+      .hget(key, 'modelPreprocessing')
       .exec();
-    const bound = (results?.[1]?.[1] as string | null | undefined) ?? sha256;
-    if (bound === sha256) await this.redis.hsetnx(key, 'modelIdentity', JSON.stringify(binding));
+    const bound: BoundModel = {
+      weightsSha256: (results?.[2]?.[1] as string | null | undefined) ?? mine.weightsSha256,
+      preprocessing: (results?.[3]?.[1] as string | null | undefined) ?? mine.preprocessing,
+    };
+    if (bound.weightsSha256 === mine.weightsSha256 && bound.preprocessing === mine.preprocessing) {
+      await this.redis.hsetnx(key, 'modelIdentity', JSON.stringify(binding));
+    }
     return bound;
   }
 
