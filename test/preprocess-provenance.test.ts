@@ -34,9 +34,14 @@ async function inputs(): Promise<string> {
   return dir;
 }
 
+async function newHarness(): Promise<PipelineHarness> {
+  harness = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests());
+  return harness;
+}
+
 describe('preprocessing provenance', () => {
   it('records each run its own pipeline in the manifest and the Parquet metadata, one worker serving both', async () => {
-    const h = (harness = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests()));
+    const h = await newHarness();
     const source = await inputs();
     const out = await mkdtemp(path.join(tmpdir(), 'vgg-provenance-out-'));
     await h.startWorker({ workerId: 'w1' });
@@ -64,7 +69,7 @@ describe('preprocessing provenance', () => {
   });
 
   it('binds a run to the preprocessing of its first worker; a worker resolving it otherwise is refused', async () => {
-    const h = (harness = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests()));
+    const h = await newHarness();
     const source = await inputs();
     const out = await mkdtemp(path.join(tmpdir(), 'vgg-provenance-out-'));
     await h.submit({ sources: [source], out, runId: 'bound', chunkSize: 1 });
