@@ -8,9 +8,7 @@ import { Piscina } from 'piscina';
 // On glibc the main thread must load sharp before worker threads do, so its shared libraries stay loaded until
 // every thread has finished (sharp's documentation, "worker threads").
 import 'sharp';
-import { VggError } from '../errors.js';
-import { ImageDecodeError } from '../errors.js';
-import { invalidOption } from '../errors.js';
+import { ImageDecodeError, invalidOption, VggError } from '../errors.js';
 import type { ResolvedPreprocessOptions } from '../preprocess-options.js';
 import type { DecodedImage } from './decoded-image.js';
 import type { DecodeOutcome, DecodeTask } from './decode-thread.js';
@@ -48,6 +46,26 @@ function getPool(): Piscina<DecodeTask, DecodeOutcome> {
   return pool;
 }
 
+// Images are handed to the pool only when a thread is free, so a decode's timeout counts its own work, not the
+// time it waited behind others.
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function acquireThread(): Promise<void> {
+  if (running < threads) {
+    running += 1;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+function releaseThread(): void {
+  const next = waiting.shift();
+  // The slot passes straight to the next waiter.
+  if (next) next();
+  else running -= 1;
+}
+
 /** Decodes in a pool thread. Fails only with ImageDecodeError. */
 export async function decodeInPool(
   bytes: Uint8Array,
@@ -55,6 +73,8 @@ export async function decodeInPool(
 ): Promise<DecodedImage> {
   // Its own buffer, transferred: posting a view would copy the whole ArrayBuffer behind it.
   const own = bytes.slice();
+  await acquireThread();
+  // A backstop behind sharp's own timeout: piscina ends a thread stuck in JavaScript.
   const signal =
     options.timeoutSeconds > 0 ? AbortSignal.timeout(options.timeoutSeconds * 1000 + 1000) : null;
   let outcome: DecodeOutcome;
@@ -72,6 +92,8 @@ export async function decodeInPool(
     throw new ImageDecodeError('corrupt', `Cannot decode image: the decoder failed (${messageOf(error)})`, {
       cause: error,
     });
+  } finally {
+    releaseThread();
   }
   if (outcome.ok) return { width: outcome.width, height: outcome.height, pixels: outcome.pixels };
   throw new ImageDecodeError(
