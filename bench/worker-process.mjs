@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createRedisConnection, createS3Client, s3ClientOptionsFromEnv } from 'vgg-pipeline';
-import { VggWorker } from 'vgg-worker';
+import { VggWorker } from 'vgg-chunk-worker';
 
 const [statsFile, optionsJson] = process.argv.slice(2);
 if (!statsFile) throw new Error('usage: worker-process.mjs <stats.json> [options-json]');
@@ -42,8 +42,8 @@ const stop = async () => {
   writeFileSync(
     statsFile,
     JSON.stringify({
-      stageMs: worker.stageMs,
-      batches: worker.batches,
+      stageMs: worker.stats.stageMs,
+      batches: worker.stats.batches,
       chunks,
       modelMs,
       eventLoopDelayMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max) },
@@ -54,9 +54,9 @@ const stop = async () => {
 };
 // SIGUSR2 starts a measurement: the warm-up run (model load, first shapes) stays out of the numbers.
 process.on('SIGUSR2', () => {
-  for (const key of Object.keys(worker.stageMs)) worker.stageMs[key] = 0;
-  worker.batches.count = 0;
-  worker.batches.images = 0;
+  for (const key of Object.keys(worker.stats.stageMs)) worker.stats.stageMs[key] = 0;
+  worker.stats.batches.count = 0;
+  worker.stats.batches.images = 0;
   chunks = 0;
   eld.reset();
   process.stdout.write('reset\n');

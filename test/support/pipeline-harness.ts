@@ -17,7 +17,7 @@ import {
   type SubmitResult,
   submitRun,
 } from 'vgg-pipeline';
-import { VggWorker, type VggWorkerOptions } from 'vgg-worker';
+import { VggWorker, type VggWorkerOptions } from 'vgg-chunk-worker';
 
 /** A small custom VGG that runs in milliseconds on CPU but has every layer type (run options). */
 export const SMALL_MODEL = {

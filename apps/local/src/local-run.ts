@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RedisServerProcess } from 'vgg-local-kit';
 import {
   connectRuns,
@@ -70,11 +71,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     }
     const workers: ChildProcess[] = [];
     cleanups.push(() => stopWorkers(workers));
-    const workerMain = path.join(path.dirname(fileURLToPath(import.meta.resolve('vgg-worker'))), 'main.js');
+    const workerBin = vggWorkerBin();
     for (let i = 0; i < (options.workers ?? 1); i++) {
       // The workers take the queue and prefix this run is submitted to, whatever the environment says.
       const args = ['--json', '--queue', DEFAULT_QUEUE_NAME, '--prefix', DEFAULT_KEY_PREFIX];
-      const child = spawn(process.execPath, [workerMain, ...args, ...(options.workerArgs ?? [])], {
+      const child = spawn(process.execPath, [workerBin, ...args, ...(options.workerArgs ?? [])], {
         env: { ...options.workerEnv, REDIS_URL: redisUrl },
         stdio: ['ignore', 'inherit', 'pipe'],
       });
@@ -129,6 +130,18 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
+}
+
+/**
+ * The `vgg-worker` executable, found through npm's metadata of the vgg-worker package: vgg-local runs workers as
+ * processes, as a cluster would, and imports none of their code.
+ */
+function vggWorkerBin(): string {
+  const manifest = createRequire(import.meta.url).resolve('vgg-worker/package.json');
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: Record<string, string> };
+  const relative = bin['vgg-worker'];
+  if (relative === undefined) throw new Error(`${manifest} names no vgg-worker executable`);
+  return path.join(path.dirname(manifest), relative);
 }
 
 /** Turns a worker's JSON log line into what a person running one job wants to read, or null to hide it. */

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { type Env, FlagSet, type FlagTable } from 'vgg-cli-kit';
 import { QUEUE_FLAGS } from 'vgg-pipeline';
-import { WORKER_FLAGS, type WorkerEvent, type WorkerFlagValues } from './worker-options.js';
+import { WORKER_FLAGS, type WorkerEvent, type WorkerFlagValues } from 'vgg-chunk-worker';
 
 const LOG_FLAGS = {
   json: { kind: 'boolean', env: 'VGG_LOG_JSON', description: 'log events as JSON lines' },

@@ -3,7 +3,7 @@
 import { runCli } from 'vgg-cli-kit';
 import { createRedisConnection, createS3Client, redactUri, s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { formatEvent, type WorkerCommand, workerProgram } from './cli.js';
-import { VggWorker } from './vgg-worker.js';
+import { VggWorker } from 'vgg-chunk-worker';
 
 let command: WorkerCommand | undefined;
 const status = await runCli(

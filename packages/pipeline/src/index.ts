@@ -83,8 +83,8 @@ export type { RunModelSpec, RunOutputSpec, RunPreprocessSpec, RunSpec, RunState 
 export { modelOptionsForRun, requestedModelIdentity } from './run/model-binding.js';
 export type { RunModelBinding } from './run/model-binding.js';
 export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
-export { recoverChunkRecord } from './run/chunk-record.js';
-export type { ChunkRecord } from './run/chunk-record.js';
+export { recoverChunkRecord, tallyRows } from './run/chunk-record.js';
+export type { ChunkRecord, RowTally } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
 export type { BoundModel, RunStatus, RunStoreOptions } from './run/run-store.js';
 export { connectRuns } from './run/run-connection.js';

@@ -23,6 +23,29 @@ export interface ChunkRecord {
   committedAt: string;
 }
 
+/** The counts of a chunk record. */
+export type RowTally = Pick<ChunkRecord, 'rows' | 'ok' | 'error' | 'errorsByReason' | 'top1Histogram'>;
+
+/**
+ * Counts a chunk's rows: ok and error rows, errors by reason, and ok rows by top-1 label (rows without a label are
+ * not in the histogram).
+ */
+export function tallyRows(rows: Iterable<{ status: string; error: string | null; top1?: string }>): RowTally {
+  const tally: RowTally = { rows: 0, ok: 0, error: 0, errorsByReason: {}, top1Histogram: {} };
+  for (const row of rows) {
+    tally.rows += 1;
+    if (row.status === 'ok') {
+      tally.ok += 1;
+      if (row.top1 !== undefined) tally.top1Histogram[row.top1] = (tally.top1Histogram[row.top1] ?? 0) + 1;
+    } else {
+      tally.error += 1;
+      const reason = row.error ?? 'unknown';
+      tally.errorsByReason[reason] = (tally.errorsByReason[reason] ?? 0) + 1;
+    }
+  }
+  return tally;
+}
+
 /**
  * Rebuilds a chunk's commit record from its shard, for a shard that exists without a record (Redis lost its data,
  * or the worker died between writing the shard and recording it).
@@ -38,26 +61,14 @@ export async function recoverChunkRecord(
   } catch {
     return null;
   }
-  const errorsByReason: Record<string, number> = {};
-  let ok = 0;
-  columns.status.forEach((s, i) => {
-    if (s === 'ok') ok += 1;
-    else {
-      const reason = columns.error[i] ?? 'unknown';
-      errorsByReason[reason] = (errorsByReason[reason] ?? 0) + 1;
-    }
-  });
+  const tally = tallyRows(columns.status.map((status, i) => ({ status, error: columns.error[i] ?? null })));
   return {
     chunkIndex,
     shardKey,
-    rows: columns.uri.length,
-    ok,
-    error: columns.uri.length - ok,
-    errorsByReason,
-    top1Histogram: {},
+    ...tally,
     provider: 'recovered',
     workerId: 'recovered',
-    ...(errorsByReason.chunk_failed ? { failed: true } : {}),
+    ...(tally.errorsByReason.chunk_failed ? { failed: true } : {}),
     committedAt: new Date().toISOString(),
   };
 }

@@ -1,0 +1,149 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolvePreprocessOptions } from 'vgg-core';
+import {
+  type ChunkRecord,
+  encodeNpy,
+  encodeParquetShard,
+  LocalObjectStore,
+  planRun,
+  readShardSummary,
+} from 'vgg-pipeline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChunkCommitter, type CommitModel, columnLayout } from './chunk-commit.js';
+import { errorRow, type RowResult } from './chunk-rows.js';
+import type { RunContext } from './run-contexts.js';
+import { newWorkerStats } from './stats.js';
+
+const model: CommitModel = {
+  identity: {
+    variant: 'custom[8,M]',
+    source: 'seeded',
+    weightsSha256: 'ab'.repeat(32),
+    untrained: true,
+    seed: 0,
+    numClasses: 3,
+    inputSize: 32,
+  },
+  taps: { fc7: { dim: 4 } },
+  preprocess: resolvePreprocessOptions({ cropSize: 32 }),
+  provider: 'cpu',
+};
+
+let dir: string;
+/** The encoders the ShardEncoder thread runs, on this thread (a test runs the TypeScript sources). */
+const encoder = {
+  parquet: async (columns: Parameters<typeof encodeParquetShard>[0]) => encodeParquetShard(columns),
+  npy: async (...args: Parameters<typeof encodeNpy>) => encodeNpy(...args),
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'vgg-commit-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function context(runId: string, options: { npy?: boolean } = {}): RunContext {
+  const { spec } = planRun({
+    out: dir,
+    runId,
+    model: '[8,M]',
+    inputSize: 32,
+    top: 2,
+    taps: ['fc7'],
+    ...options,
+  });
+  return { spec, store: new LocalObjectStore({ dir: path.join(dir, runId) }), layout: null };
+}
+
+function okRow(uri: string, classId: number): RowResult {
+  return {
+    uri,
+    status: 'ok',
+    error: null,
+    width: 10,
+    height: 10,
+    sha256: 'cd'.repeat(32),
+    classIds: Int32Array.of(classId, 0),
+    probs: Float32Array.of(0.9, 0.1),
+    embeddings: { fc7: Float32Array.of(1, 2, 3, 4) },
+  };
+}
+
+function committer() {
+  const records: ChunkRecord[] = [];
+  const c = new ChunkCommitter({
+    encoder,
+    recordChunk: async (_runId, record) => void records.push(record),
+    finalize: async () => null,
+    workerId: 'w1',
+    stats: newWorkerStats(),
+  });
+  return { c, records };
+}
+
+describe('columnLayout', () => {
+  it('has top-k over the model classes, a column per tap, and the identity in the metadata', () => {
+    const layout = columnLayout(context('layout').spec, model);
+    expect(layout.topK).toBe(2);
+    expect(layout.labels).toEqual(['class_0', 'class_1', 'class_2']);
+    expect(layout.taps).toEqual([{ tap: 'fc7', dim: 4, dtype: 'float32' }]);
+    expect(JSON.parse(layout.metadata['vgg.model'] ?? '')).toMatchObject({
+      variant: 'custom[8,M]',
+      provider: 'cpu',
+    });
+  });
+});
+
+describe('ChunkCommitter', () => {
+  it('writes the shard and the npy files, then records the chunk with its tallies', async () => {
+    const ctx = context('run-a', { npy: true });
+    const { c, records } = committer();
+    const record = await c.commit(
+      ctx,
+      3,
+      [okRow('/a.jpg', 1), errorRow('/b.jpg', 'not_found'), okRow('/c.jpg', 1)],
+      model,
+      false,
+    );
+    expect(record).toMatchObject({
+      chunkIndex: 3,
+      shardKey: 'shards/chunk-000003.parquet',
+      rows: 3,
+      ok: 2,
+      error: 1,
+      errorsByReason: { not_found: 1 },
+      top1Histogram: { class_1: 2 },
+      provider: 'cpu',
+      workerId: 'w1',
+      npyKeys: [
+        'embeddings/fc7/img_emb/img_emb_000003.npy',
+        'embeddings/fc7/metadata/metadata_000003.parquet',
+      ],
+    });
+    expect(records).toEqual([record]);
+    const shard = readShardSummary(await ctx.store.get(record.shardKey));
+    expect(shard.uri).toEqual(['/a.jpg', '/b.jpg', '/c.jpg']);
+    expect(shard.error).toEqual([null, 'not_found', null]);
+    expect(await ctx.store.exists('embeddings/fc7/img_emb/img_emb_000003.npy')).toBe(true);
+  });
+
+  it("keeps a run's first layout for its failure shards, so every shard of a run has the same columns", async () => {
+    const ctx = context('run-b');
+    const { c } = committer();
+    await c.commit(ctx, 0, [okRow('/a.jpg', 0)], model, false);
+    const failed = await c.commit(ctx, 1, [errorRow('/b.jpg', 'chunk_failed')], null, true);
+    expect(failed).toMatchObject({ failed: true, provider: 'none', errorsByReason: { chunk_failed: 1 } });
+    expect(ctx.layout?.taps).toEqual([{ tap: 'fc7', dim: 4, dtype: 'float32' }]);
+  });
+
+  it('describes the requested model when a chunk fails before any model loaded', async () => {
+    const ctx = context('run-c');
+    const { c } = committer();
+    await c.commit(ctx, 0, [errorRow('/a.jpg', 'chunk_failed')], null, true);
+    expect(ctx.layout).toBeNull();
+    expect(columnLayout(ctx.spec, null).metadata['vgg.model']).toContain('"requested"');
+  });
+});

@@ -1,0 +1,152 @@
+import { UnrecoverableError } from 'bullmq';
+import { imagenetLabels, type ModelIdentity, type ResolvedPreprocessOptions } from 'vgg-core';
+import { type ChunkRecord, npyKeysFor, type RunSpec, shardKeyFor, tallyRows } from 'vgg-pipeline';
+import { type ColumnLayout, type RowResult, rowsToColumns } from './chunk-rows.js';
+import type { RunContext } from './run-contexts.js';
+import type { ShardEncoder } from './shard-encoder.js';
+import type { WorkerStats } from './stats.js';
+
+/** What committing a chunk needs to know of the model that ran it. */
+export interface CommitModel {
+  identity: ModelIdentity;
+  /** Taps the model's graph provides, by name. */
+  taps: Readonly<Record<string, { dim: number }>>;
+  preprocess: ResolvedPreprocessOptions;
+  /** 'cpu' or 'cuda:N'. */
+  provider: string;
+}
+
+/**
+ * The columns of a run's shards: top-k over the model's classes, one embedding column per requested tap, and the
+ * model's identity in the file metadata. Without a model (every attempt failed before one loaded) there are no
+ * embedding columns and the metadata records what was requested.
+ */
+export function columnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayout {
+  if (model === null) {
+    return {
+      topK: spec.output.topK,
+      labels: imagenetLabels(),
+      taps: [],
+      metadata: { 'vgg.run_id': spec.runId, 'vgg.model': JSON.stringify({ requested: spec.model }) },
+    };
+  }
+  const { identity } = model;
+  const labels =
+    identity.numClasses === 1000
+      ? imagenetLabels()
+      : Array.from({ length: identity.numClasses }, (_, i) => `class_${i}`);
+  return {
+    topK: Math.min(spec.output.topK, identity.numClasses),
+    labels,
+    taps: spec.output.taps.map((tap) => {
+      const info = model.taps[tap];
+      // Submit checks taps against the architecture, so this only happens for a spec made before that check.
+      if (!info) throw new UnrecoverableError(`Tap ${tap} is not available for ${identity.variant}`);
+      return { tap, dim: info.dim, dtype: spec.output.dtype };
+    }),
+    metadata: {
+      'vgg.run_id': spec.runId,
+      'vgg.model': JSON.stringify({ ...identity, provider: model.provider }),
+      'vgg.preprocess': JSON.stringify(model.preprocess),
+      'vgg.untrained': String(identity.untrained),
+    },
+  };
+}
+
+/** Options of {@link ChunkCommitter}. */
+export interface ChunkCommitterOptions {
+  encoder: Pick<ShardEncoder, 'parquet' | 'npy'>;
+  /** Records a committed chunk (RunStore.recordChunk). */
+  recordChunk: (runId: string, record: ChunkRecord) => Promise<void>;
+  /** Writes the manifest if every chunk is committed; returns its URI, or null (finalizeRun). */
+  finalize: (context: RunContext) => Promise<string | null>;
+  workerId: string;
+  stats: WorkerStats;
+}
+
+/**
+ * Commits a chunk: its Parquet shard (and with `--npy` its clip-retrieval files), then its record, then an attempt
+ * to finalise the run. Keys are pure functions of the chunk, so a chunk committed twice overwrites its own
+ * outputs, and the record is written only after every output is durable.
+ */
+export class ChunkCommitter {
+  readonly #options: ChunkCommitterOptions;
+
+  constructor(options: ChunkCommitterOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Writes and records the chunk's rows. `model` ran them; null when the chunk failed before a model loaded.
+   * `failed` marks a chunk whose rows are all failures of the chunk as a whole.
+   */
+  async commit(
+    context: RunContext,
+    chunkIndex: number,
+    rows: readonly RowResult[],
+    model: CommitModel | null,
+    failed: boolean,
+  ): Promise<ChunkRecord> {
+    const started = performance.now();
+    // The first layout a run gets stays its layout, so all its shards have the same columns.
+    const layout = context.layout ?? columnLayout(context.spec, model);
+    if (model !== null) context.layout = layout;
+    const shardKey = shardKeyFor(chunkIndex);
+    await context.store.put(shardKey, await this.#options.encoder.parquet(rowsToColumns(rows, layout)), {
+      contentType: 'application/vnd.apache.parquet',
+    });
+    const npyKeys = context.spec.output.npy ? await this.#writeNpy(context, chunkIndex, rows, layout) : [];
+    const tally = tallyRows(
+      rows.map((row) => ({
+        status: row.status,
+        error: row.error,
+        ...(row.status === 'ok' ? { top1: layout.labels[row.classIds?.[0] ?? -1] ?? 'unknown' } : {}),
+      })),
+    );
+    this.#options.stats.stageMs.write += performance.now() - started;
+    const record: ChunkRecord = {
+      chunkIndex,
+      shardKey,
+      ...tally,
+      provider: model?.provider ?? 'none',
+      workerId: this.#options.workerId,
+      ...(failed ? { failed: true } : {}),
+      ...(npyKeys.length ? { npyKeys } : {}),
+      committedAt: new Date().toISOString(),
+    };
+    await this.#options.recordChunk(context.spec.runId, record);
+    return record;
+  }
+
+  /** Finalises the run when this was its last chunk; returns the manifest's URI, or null. */
+  finalize(context: RunContext): Promise<string | null> {
+    return this.#options.finalize(context);
+  }
+
+  /** Per tap, the ok rows' embeddings as `.npy` and their metadata as Parquet, row-aligned. */
+  async #writeNpy(
+    context: RunContext,
+    chunkIndex: number,
+    rows: readonly RowResult[],
+    layout: ColumnLayout,
+  ): Promise<string[]> {
+    const okRows = rows.filter((row) => row.status === 'ok');
+    const keys: string[] = [];
+    const metadata = await this.#options.encoder.parquet(rowsToColumns(okRows, { ...layout, taps: [] }));
+    for (const { tap, dim, dtype } of layout.taps) {
+      const data =
+        dtype === 'float16' ? new Uint16Array(okRows.length * dim) : new Float32Array(okRows.length * dim);
+      okRows.forEach((row, i) => {
+        data.set(row.embeddings?.[tap] as Float32Array & Uint16Array, i * dim);
+      });
+      const key = npyKeysFor(tap, chunkIndex);
+      await context.store.put(
+        key.embeddings,
+        await this.#options.encoder.npy(data, [okRows.length, dim], dtype),
+      );
+      await context.store.put(key.metadata, metadata);
+      keys.push(key.embeddings, key.metadata);
+    }
+    return keys;
+  }
+}

@@ -1,0 +1,33 @@
+import { UnrecoverableError } from 'bullmq';
+
+/**
+ * Errors of vgg-chunk-worker, each with a stable `code` that callers match on (see isWorkerError).
+ * - `MODEL_MISMATCH`: the worker loaded other weights (or resolves other preprocessing) than the run is bound to;
+ *   the chunk fails without retries
+ *   (it is an UnrecoverableError to BullMQ) and its rows get reason `model_mismatch`.
+ */
+export class ModelMismatchError extends UnrecoverableError {
+  readonly code = 'MODEL_MISMATCH' as const;
+  constructor(
+    readonly runId: string,
+    /** What the run is bound to: a weights sha256, or resolved preprocessing as JSON. */
+    readonly expected: string,
+    /** What this worker has. */
+    readonly actual: string,
+    readonly what: 'weights' | 'preprocessing' = 'weights',
+  ) {
+    super(
+      what === 'weights'
+        ? `Run ${runId} is bound to model sha256 ${expected.slice(0, 12)}…, but this worker loaded ${actual.slice(0, 12)}…; ` +
+            'the weights changed since the run started. Start a new run for new weights.'
+        : `Run ${runId} is bound to preprocessing ${expected}, but this worker would decode with ${actual}; ` +
+            'workers of different versions are serving the run. Run one version of vgg-worker per run.',
+    );
+    this.name = 'ModelMismatchError';
+  }
+}
+
+/** Whether `error` is a worker error with `code`, from any copy of this package. */
+export function isWorkerError(error: unknown, code: 'MODEL_MISMATCH'): error is ModelMismatchError {
+  return error instanceof Error && (error as { code?: unknown }).code === code;
+}

@@ -1,0 +1,138 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { decodeImage, isVggError, type ResolvedPreprocessOptions } from 'vgg-core';
+import {
+  type FetchedInput,
+  type FetchInputOptions,
+  fetchInput,
+  type InputGuard,
+  isPipelineError,
+} from 'vgg-pipeline';
+import type { ImageInference } from './batch-scheduler.js';
+import { errorRow, type RowResult } from './chunk-rows.js';
+import type { WorkerStats } from './stats.js';
+
+/** Options of {@link ImageStages}. */
+export interface ImageStagesOptions {
+  s3: S3Client;
+  /** What local files and network addresses inputs may reach. */
+  guard: Pick<InputGuard, 'checkLocal' | 'dispatcher'>;
+  fetchConcurrency: number;
+  decodeConcurrency: number;
+  /** Images fetched or decoded but not yet inferred, across chunks; bounds memory. */
+  maxQueuedImages: number;
+  maxInputBytes: number;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  /** Tries per input on transient fetch failures (5xx, resets, timeouts). */
+  fetchAttempts: number;
+  stats: WorkerStats;
+  /** Fetches one input; replaceable in tests. Default fetchInput. */
+  fetch?: (uri: string, options: FetchInputOptions) => Promise<FetchedInput>;
+  /** Waits before retry `attempt` of a fetch. Default: exponential backoff with full jitter, at most 5 s. */
+  backoff?: (attempt: number) => Promise<void>;
+}
+
+/** How one chunk's images are turned into rows. */
+export interface ImageRequest {
+  preprocess: ResolvedPreprocessOptions;
+  /** Runs one decoded crop through the model (a BatchScheduler of the chunk's model). */
+  infer: (pixels: Uint8Array) => Promise<ImageInference>;
+  /** Aborts the chunk's fetches; in-flight stages then reject with the signal's reason. */
+  signal: AbortSignal;
+}
+
+/**
+ * The per-image stages of a chunk: fetch (guarded, retried when transient), decode, infer. Concurrency limits are
+ * shared by every chunk of the worker. A bad input is a row with a reason code, never a failed chunk; anything
+ * else (an abort, an inference failure) rejects the chunk.
+ */
+export class ImageStages {
+  readonly #options: ImageStagesOptions;
+  readonly #fetch: (uri: string, options: FetchInputOptions) => Promise<FetchedInput>;
+  readonly #backoff: (attempt: number) => Promise<void>;
+  readonly #fetchLimit: LimitFunction;
+  readonly #decodeLimit: LimitFunction;
+  readonly #queuedLimit: LimitFunction;
+
+  constructor(options: ImageStagesOptions) {
+    this.#options = options;
+    this.#fetch = options.fetch ?? fetchInput;
+    this.#backoff = options.backoff ?? jitteredBackoff;
+    this.#fetchLimit = pLimit(options.fetchConcurrency);
+    this.#decodeLimit = pLimit(options.decodeConcurrency);
+    this.#queuedLimit = pLimit(options.maxQueuedImages);
+  }
+
+  /** One row per URI, in order. */
+  run(uris: readonly string[], request: ImageRequest): Promise<RowResult[]> {
+    return Promise.all(uris.map((uri) => this.#queuedLimit(() => this.#image(uri, request))));
+  }
+
+  async #image(uri: string, request: ImageRequest): Promise<RowResult> {
+    const { stageMs } = this.#options.stats;
+    request.signal.throwIfAborted();
+    let started = performance.now();
+    let fetched: FetchedInput;
+    try {
+      fetched = await this.#fetchLimit(() => this.#fetchWithRetry(uri, request.signal));
+    } catch (error) {
+      if (isPipelineError(error, 'FETCH_FAILED')) return errorRow(uri, error.reason);
+      throw error;
+    } finally {
+      stageMs.fetch += performance.now() - started;
+    }
+    started = performance.now();
+    let decoded: Awaited<ReturnType<typeof decodeImage>>;
+    try {
+      decoded = await this.#decodeLimit(() => decodeImage(fetched.bytes, request.preprocess));
+    } catch (error) {
+      if (isVggError(error, 'VGG_IMAGE_DECODE')) return errorRow(uri, error.reason, fetched.sha256);
+      throw error;
+    } finally {
+      stageMs.decode += performance.now() - started;
+    }
+    started = performance.now();
+    const inference = await request.infer(decoded.pixels);
+    stageMs.wait += performance.now() - started;
+    return {
+      uri,
+      status: 'ok',
+      error: null,
+      width: decoded.width,
+      height: decoded.height,
+      sha256: fetched.sha256,
+      classIds: inference.classIds,
+      probs: inference.probs,
+      embeddings: inference.embeddings,
+    };
+  }
+
+  async #fetchWithRetry(uri: string, signal: AbortSignal): Promise<FetchedInput> {
+    const o = this.#options;
+    await o.guard.checkLocal(uri);
+    const options: FetchInputOptions = {
+      s3: o.s3,
+      maxBytes: o.maxInputBytes,
+      connectTimeoutMs: o.connectTimeoutMs,
+      readTimeoutMs: o.readTimeoutMs,
+      dispatcher: o.guard.dispatcher,
+      signal,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#fetch(uri, options);
+      } catch (error) {
+        if (!isPipelineError(error, 'FETCH_FAILED') || !error.transient || attempt >= o.fetchAttempts)
+          throw error;
+        await this.#backoff(attempt);
+      }
+    }
+  }
+}
+
+/** Exponential backoff with full jitter, so many workers hitting one slow host spread out. */
+function jitteredBackoff(attempt: number): Promise<void> {
+  const delayMs = Math.random() * Math.min(5_000, 250 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, delayMs));
+}

@@ -1,0 +1,26 @@
+// Public API of vgg-chunk-worker: the worker, its options (and their flags), and its parts.
+export { BatchScheduler } from './batch-scheduler.js';
+export type { BatchSchedulerOptions, ImageInference } from './batch-scheduler.js';
+export { ChunkCommitter, columnLayout } from './chunk-commit.js';
+export type { ChunkCommitterOptions, CommitModel } from './chunk-commit.js';
+export { errorRow, rowsToColumns } from './chunk-rows.js';
+export type { ColumnLayout, RowResult } from './chunk-rows.js';
+export { isWorkerError, ModelMismatchError } from './errors.js';
+export { ImageStages } from './image-stages.js';
+export type { ImageRequest, ImageStagesOptions } from './image-stages.js';
+export { Lifecycle } from './lifecycle.js';
+export type { CloseSteps, LifecycleOptions, LifecycleState } from './lifecycle.js';
+export { ModelSlot } from './model-slot.js';
+export type { ModelLease, ModelSlotOptions } from './model-slot.js';
+export { RunContexts } from './run-contexts.js';
+export type { RunContext, RunContextsOptions } from './run-contexts.js';
+export type { Stage, WorkerStats } from './stats.js';
+export { VggWorker } from './vgg-worker.js';
+export type { ChunkJobResult } from './vgg-worker.js';
+export { resolveWorkerOptions, WORKER_FLAGS } from './worker-options.js';
+export type {
+  ResolvedWorkerOptions,
+  VggWorkerOptions,
+  WorkerEvent,
+  WorkerFlagValues,
+} from './worker-options.js';

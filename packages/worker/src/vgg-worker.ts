@@ -1,0 +1,289 @@
+import { setMaxListeners } from 'node:events';
+import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import {
+  type ChunkJobData,
+  finalizeRun,
+  InputGuard,
+  openRunOutput,
+  RunStore,
+  type RunSpec,
+} from 'vgg-pipeline';
+import { ChunkCommitter } from './chunk-commit.js';
+import { errorRow } from './chunk-rows.js';
+import { isWorkerError } from './errors.js';
+import { ImageStages } from './image-stages.js';
+import { Lifecycle, type LifecycleState } from './lifecycle.js';
+import { type LoadedModel, loadModel, modelKeyOf } from './loaded-model.js';
+import { ModelFiles } from './model-files.js';
+import { ModelSlot } from './model-slot.js';
+import { type RunContext, RunContexts } from './run-contexts.js';
+import { ShardEncoder } from './shard-encoder.js';
+import { newWorkerStats, type WorkerStats } from './stats.js';
+import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';
+
+/** Outcome of one chunk job, stored by BullMQ as the job's return value. */
+export interface ChunkJobResult {
+  rows: number;
+  ok: number;
+  error: number;
+  skipped?: 'cancelled';
+}
+
+/**
+ * Pulls chunk jobs, runs their images through VGG in shared batches and commits one Parquet shard per chunk; a
+ * chunk's job completes only after its shard is durably written and recorded. A composition of parts: the
+ * lifecycle, the model slot, the run contexts, the image stages and the chunk committer.
+ */
+export class VggWorker {
+  readonly options: ResolvedWorkerOptions;
+  readonly stats: WorkerStats = newWorkerStats();
+  readonly #bull: Worker<ChunkJobData, ChunkJobResult>;
+  readonly #runStore: RunStore;
+  readonly #slot = new ModelSlot<LoadedModel>({ close: (model) => model.close() });
+  readonly #runs: RunContexts;
+  readonly #stages: ImageStages;
+  readonly #committer: ChunkCommitter;
+  readonly #lifecycle: Lifecycle;
+  readonly #modelFiles: ModelFiles;
+  /** Aborts each chunk in flight, for the forced part of close(). */
+  readonly #active = new Set<AbortController>();
+  #graceful: Promise<void> = Promise.resolve();
+
+  private constructor(options: ResolvedWorkerOptions) {
+    this.options = options;
+    this.#runStore = new RunStore({ redis: options.connect(), prefix: options.prefix });
+    this.#modelFiles = new ModelFiles({ cacheDir: options.cacheDir, s3: options.s3 });
+    const guard = new InputGuard(options);
+    const encoder = new ShardEncoder();
+    this.#runs = new RunContexts({ load: (runId) => this.#openRun(runId) });
+    this.#stages = new ImageStages({ ...options, guard, stats: this.stats });
+    this.#committer = new ChunkCommitter({
+      encoder,
+      recordChunk: (runId, record) => this.#runStore.recordChunk(runId, record),
+      finalize: (context) =>
+        finalizeRun({
+          runStore: this.#runStore,
+          store: context.store,
+          runId: context.spec.runId,
+          owner: options.workerId,
+        }),
+      workerId: options.workerId,
+      stats: this.stats,
+    });
+    this.#bull = new Worker<ChunkJobData, ChunkJobResult>(
+      options.queueName,
+      (job, token, signal) => this.#process(job, token ?? '', signal),
+      {
+        connection: options.connect(),
+        prefix: options.prefix,
+        concurrency: options.chunkConcurrency,
+        lockDuration: options.lockDurationMs,
+        // Stalled checks run often so a crashed worker's chunks are picked up within about a lock duration.
+        stalledInterval: Math.max(5_000, Math.floor(options.lockDurationMs / 2)),
+        // A chunk whose worker dies this often is likely what kills it; it then ends as error rows (see 'failed').
+        maxStalledCount: 3,
+        autorun: false,
+      },
+    );
+    this.#bull.on('error', (error) => this.#warn(`queue error: ${error.message}`));
+    // Failures that never reach the processor's own handling (a chunk that stalled too often because workers
+    // running it kept dying) still have to end as rows, or the run could never finalise.
+    this.#bull.on('failed', (job, error) => {
+      if (job)
+        void this.#recordStalledChunk(job, error).catch((e: unknown) =>
+          this.#warn(`could not record failed chunk: ${(e as Error).message}`),
+        );
+    });
+    this.#lifecycle = new Lifecycle(
+      {
+        graceful: () => {
+          this.#graceful = this.#bull.close();
+          return this.#graceful;
+        },
+        // Chunks still running are handed back at once (see #fail), not after their locks lapse.
+        force: async () => {
+          for (const abort of this.#active) abort.abort(new Error('worker shutting down'));
+          await Promise.race([this.#graceful, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+          await this.#bull.close(true);
+        },
+        release: [
+          ['closing the model', () => this.#slot.close()],
+          ['closing the input guard', () => guard.close()],
+          ['stopping the shard encoder', () => encoder.close()],
+          ['closing the run store connection', async () => void (await this.#runStore.redis.quit())],
+        ],
+      },
+      { onWarning: (message) => this.#warn(message) },
+    );
+  }
+
+  static async create(options: VggWorkerOptions): Promise<VggWorker> {
+    const worker = new VggWorker(resolveWorkerOptions(options));
+    await worker.#bull.waitUntilReady();
+    void worker.#bull.run();
+    return worker;
+  }
+
+  get state(): LifecycleState {
+    return this.#lifecycle.state;
+  }
+
+  /** Whether the worker is taking jobs. */
+  get isRunning(): boolean {
+    return this.#lifecycle.state === 'running' && this.#bull.isRunning();
+  }
+
+  /**
+   * Stops taking chunks and lets those in flight finish until the deadline; then hands the rest back to the queue
+   * at once so another worker takes them up, and releases everything. Memoised; never rejects.
+   */
+  close(deadlineMs = this.options.shutdownTimeoutMs): Promise<void> {
+    return this.#lifecycle.close(deadlineMs);
+  }
+
+  async #process(job: Job<ChunkJobData>, token: string, signal?: AbortSignal): Promise<ChunkJobResult> {
+    const abort = new AbortController();
+    // One signal fans out to every fetch of the chunk, each adding a listener: no leak, so no listener cap.
+    setMaxListeners(0, abort.signal);
+    signal?.addEventListener('abort', () => abort.abort(signal.reason), { once: true });
+    this.#active.add(abort);
+    try {
+      if ((await this.#runStore.getState(job.data.runId)) === 'cancelled') {
+        return { rows: 0, ok: 0, error: 0, skipped: 'cancelled' };
+      }
+      return await this.#runs.use(job.data.runId, (context) =>
+        this.#chunk(job, token, context, abort.signal),
+      );
+    } finally {
+      this.#active.delete(abort);
+    }
+  }
+
+  async #chunk(
+    job: Job<ChunkJobData>,
+    token: string,
+    context: RunContext,
+    signal: AbortSignal,
+  ): Promise<ChunkJobResult> {
+    const { runId, chunkIndex, uris } = job.data;
+    const started = performance.now();
+    let model: LoadedModel | null = null;
+    try {
+      const lease = await this.#slot.acquire(modelKeyOf(context.spec), () =>
+        this.#loadModel(context.spec, runId),
+      );
+      let rows: Awaited<ReturnType<ImageStages['run']>>;
+      try {
+        model = lease.model;
+        await lease.model.bindRun(runId, context.spec.output, this.#runStore);
+        const scheduler = lease.model.scheduler(context.spec.output);
+        rows = await this.#stages.run(uris, {
+          preprocess: lease.model.preprocess,
+          infer: (pixels) => scheduler.infer(pixels),
+          signal,
+        });
+      } finally {
+        lease.release();
+      }
+      const record = await this.#committer.commit(context, chunkIndex, rows, model, false);
+      const { rows: count, ok, error } = record;
+      this.options.onEvent?.({
+        type: 'chunk-done',
+        runId,
+        chunkIndex,
+        rows: count,
+        ok,
+        error,
+        ms: performance.now() - started,
+      });
+      await this.#finalize(context);
+      return { rows: record.rows, ok: record.ok, error: record.error };
+    } catch (error) {
+      return await this.#fail(job, token, context, model, error, signal);
+    }
+  }
+
+  /** A chunk attempt failed: hand it back when closing, retry it, or (last attempt) record its rows as errors. */
+  async #fail(
+    job: Job<ChunkJobData>,
+    token: string,
+    context: RunContext,
+    model: LoadedModel | null,
+    error: unknown,
+    signal: AbortSignal,
+  ): Promise<ChunkJobResult> {
+    const { runId, chunkIndex, uris } = job.data;
+    if (signal.aborted && this.#lifecycle.state !== 'running') {
+      // Hand the chunk back now instead of waiting for its lock to lapse; this does not count as an attempt.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const attempt = job.attemptsMade + 1;
+    const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
+    const message = (error as Error).message;
+    this.options.onEvent?.({ type: 'chunk-failed', runId, chunkIndex, attempt, final, message });
+    if (!final) throw error;
+    // Poison chunk: its inputs still end as rows (errors), so the run can finalise and retry-failed can find them.
+    const reason = isWorkerError(error, 'MODEL_MISMATCH') ? 'model_mismatch' : 'chunk_failed';
+    const rows = uris.map((uri) => errorRow(uri, reason));
+    const record = await this.#committer.commit(context, chunkIndex, rows, model, true);
+    await this.#finalize(context);
+    return { rows: record.rows, ok: 0, error: record.error };
+  }
+
+  async #recordStalledChunk(job: Job<ChunkJobData>, error: Error): Promise<void> {
+    if (!(await job.isFailed())) return;
+    const { runId, chunkIndex, uris } = job.data;
+    if (await this.#runStore.hasChunk(runId, chunkIndex)) return;
+    if ((await this.#runStore.getState(runId)) === 'cancelled') return;
+    const attempt = job.attemptsMade;
+    this.options.onEvent?.({
+      type: 'chunk-failed',
+      runId,
+      chunkIndex,
+      attempt,
+      final: true,
+      message: error.message,
+    });
+    await this.#runs.use(runId, async (context) => {
+      await this.#committer.commit(
+        context,
+        chunkIndex,
+        uris.map((uri) => errorRow(uri, 'chunk_failed')),
+        null,
+        true,
+      );
+      await this.#finalize(context);
+    });
+  }
+
+  async #openRun(runId: string): Promise<RunContext> {
+    const spec = await this.#runStore.getSpec(runId);
+    if (!spec) throw new UnrecoverableError(`Run ${runId} has no spec in Redis; was it deleted?`);
+    return { spec, store: openRunOutput(spec.output.out, runId, { s3: this.options.s3 }), layout: null };
+  }
+
+  async #loadModel(spec: RunSpec, runId: string): Promise<LoadedModel> {
+    const started = performance.now();
+    const onWarning = (message: string) => this.#warn(message);
+    const model = await loadModel(spec, {
+      ...this.options,
+      modelFiles: this.#modelFiles,
+      stats: this.stats,
+      onWarning,
+    });
+    const { variant, untrained } = model.identity;
+    const ms = performance.now() - started;
+    this.options.onEvent?.({ type: 'model-loaded', runId, variant, provider: model.provider, untrained, ms });
+    return model;
+  }
+
+  async #finalize(context: RunContext): Promise<void> {
+    const manifest = await this.#committer.finalize(context);
+    if (manifest) this.options.onEvent?.({ type: 'run-finalized', runId: context.spec.runId, manifest });
+  }
+
+  #warn(message: string): void {
+    this.options.onEvent?.({ type: 'warning', message });
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { WorkerEvent } from 'vgg-chunk-worker';
+import { ensureSampleImages } from 'vgg-local-kit';
+import { chunkJob } from 'vgg-pipeline';
+import { PipelineHarness, readManifest } from './support/pipeline-harness.js';
+import { s3ClientForTests } from './support/s3.js';
+
+let harness: PipelineHarness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+describe('one worker, runs with different models', () => {
+  it('runs A, B, then A again without using a closed engine, and gives each run its own preprocessing', async () => {
+    const h = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests());
+    harness = h;
+    const images = await mkdtemp(path.join(tmpdir(), 'vgg-switch-'));
+    await ensureSampleImages({ dir: images, count: 8 });
+    const out = await mkdtemp(path.join(tmpdir(), 'vgg-switch-out-'));
+    // A and B differ in their weights (seed); C has A's model with other preprocessing.
+    await h.submit({ sources: [images], out, runId: 'a', chunkSize: 8 });
+    await h.submit({ sources: [images], out, runId: 'b', chunkSize: 8, seed: 8 });
+    const [aJob] = await h.queue.getJobs(['wait'], 0, 0, true);
+    // A's chunk again after B's, as a retry or a second delivery would bring it.
+    await h.queue.addBulk([chunkJob(aJob!.data, 1, 1)]);
+    await h.submit({ sources: [images], out, runId: 'c', chunkSize: 8, resizeSize: 40 });
+
+    const events: WorkerEvent[] = [];
+    await h.startWorker({ workerId: 'solo', chunkConcurrency: 1, onEvent: (event) => events.push(event) });
+    await h.waitForRun('c');
+    for (;;) {
+      const counts = await h.queue.getJobCounts('wait', 'active', 'delayed');
+      if (Object.values(counts).every((n) => n === 0)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    expect(events.filter((e) => e.type === 'chunk-failed')).toEqual([]);
+    expect(
+      events
+        .filter((e) => e.type === 'chunk-done')
+        .map((e) => (e.type === 'chunk-done' ? [e.runId, e.ok] : [])),
+    ).toEqual([
+      ['a', 8],
+      ['b', 8],
+      ['a', 8],
+      ['c', 8],
+    ]);
+    const [record] = await h.runStore.getChunkRecords('a');
+    expect(record).toMatchObject({ ok: 8, error: 0 });
+    expect(record?.failed).toBeUndefined();
+    // The model is loaded again for each switch: A, B, A, and C (A's weights, its own preprocessing).
+    expect(events.filter((e) => e.type === 'model-loaded').map((e) => e.runId)).toEqual(['a', 'b', 'a', 'c']);
+    const manifest = await readManifest(path.join(out, 'c'));
+    expect(manifest.preprocessing).toMatchObject({ resizeSize: 40, cropSize: 32 });
+  });
+});
