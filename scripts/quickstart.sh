@@ -6,8 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
-# The lockfile pins an AWS SDK that supports Node 20; its notice about future SDK versions is noise here.
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}"
+
+# Node.js 22 and 24 LTS are supported (package.json "engines"). Older ones may still run, but unsupported: Node 20
+# is past its end of life, and the AWS SDK warns that its releases from January 2027 on need Node 22.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 22 ]; then
+  echo "quickstart: Node.js $(node --version 2>/dev/null || echo '(none)') is not supported; install Node.js 22 or 24 LTS (this run goes on, unsupported)" >&2
+fi
 
 if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ] && [ -z "${REDIS_URL:-}" ]; then
   echo "quickstart: installing redis-server from Debian packages" >&2
