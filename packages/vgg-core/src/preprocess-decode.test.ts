@@ -164,6 +164,21 @@ describe('decodeImage geometry', () => {
     expect(image.pixels).toHaveLength(32 * 32 * 3);
   });
 
+  it("decodes bytes in Node's Buffer pool or in sharp's memory and leaves the caller's bytes intact", async () => {
+    const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#204060' } })
+      .png()
+      .toBuffer();
+    // A few hundred bytes: Buffer.from takes them from the shared pool; sharp's own buffer wraps native memory.
+    const pooled = Buffer.from(png);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength);
+    for (const bytes of [pooled, png]) {
+      const before = Buffer.from(bytes);
+      const { pixels } = await decodeImage(bytes, options);
+      expect([pixels[0], pixels[1], pixels[2]]).toEqual([0x20, 0x40, 0x60]);
+      expect(Buffer.compare(bytes, before)).toBe(0);
+    }
+  });
+
   it('returns pixels in their own transferable ArrayBuffer', async () => {
     const { pixels } = await decode('320x240.jpg');
     expect(pixels.byteOffset).toBe(0);

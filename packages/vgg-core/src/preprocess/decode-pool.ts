@@ -71,8 +71,10 @@ export async function decodeInPool(
   bytes: Uint8Array,
   options: ResolvedPreprocessOptions,
 ): Promise<DecodedImage> {
-  // Its own buffer, transferred: posting a view would copy the whole ArrayBuffer behind it.
-  const own = bytes.slice();
+  // A copy in its own ArrayBuffer, transferred: posting a view would copy the whole ArrayBuffer behind it. Not
+  // Buffer#slice, which is a view: transferring its memory detaches the caller's bytes (and every Buffer sharing
+  // Node's pool), and Node 22+ refuses pooled and native (sharp) memory with DataCloneError.
+  const own = new Uint8Array(bytes);
   await acquireThread();
   // A backstop behind sharp's own timeout: piscina ends a thread stuck in JavaScript.
   const signal =
