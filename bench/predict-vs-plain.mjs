@@ -14,6 +14,9 @@
 //
 //   node bench/predict-vs-plain.mjs [--model vgg16] [--weights file.safetensors] [--threads N] [--batch 8]
 //        [--trials 7] [--batches 2] [--images dir] [--cache-dir dir] [--no-all-outputs] [--json]
+//        [--plain-onnx file.onnx]
+// --plain-onnx takes the ceiling from a real export instead (input "input", output "logits"), for example one from
+// `python scripts/make_torch_onnx_fixture.py` with a VGG16 configuration; its weights may differ, its speed not.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -47,6 +50,7 @@ const { values: flags } = parseArgs({
     images: { type: 'string', default: path.join(here, '..', 'packages/vgg-core/test-fixtures/images') },
     'cache-dir': { type: 'string', default: path.join(here, '.cache', 'predict-vs-plain') },
     'no-all-outputs': { type: 'boolean', default: false },
+    'plain-onnx': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -211,7 +215,7 @@ const request = { topK: 5, taps: [], l2Normalize: false, dtype: 'float32' };
 log(`preparing ${flags.model} graphs in ${flags['cache-dir']}`);
 const perRun = await prepareModel({ ...modelOptions, outputs: modelOutputsFor(request) });
 const allOutputs = flags['no-all-outputs'] ? null : await prepareModel(modelOptions);
-const plainPath = await writePlainGraph(perRun.config, perRun.weightsPath);
+const plainPath = flags['plain-onnx'] ?? (await writePlainGraph(perRun.config, perRun.weightsPath));
 const preprocess = resolvePreprocessOptions({ cropSize: perRun.identity.inputSize });
 const { files, crops } = await realCrops(flags.images, preprocess);
 const batchOf = (b) => Array.from({ length: batchSize }, (_, i) => crops[(b * batchSize + i) % crops.length]);
@@ -299,6 +303,7 @@ await session.release();
 
 const result = {
   model: perRun.identity.variant,
+  ceilingGraph: flags['plain-onnx'] ?? 'written from the configuration (Conv/Relu/MaxPool/Flatten/Gemm)',
   threads,
   batchSize,
   trials,
