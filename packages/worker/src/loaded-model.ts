@@ -3,6 +3,7 @@ import {
   type ExecutionProviderSetting,
   InferenceEngine,
   type ModelIdentity,
+  modelOutputsFor,
   type PreparedModel,
   prepareModel,
   type ResolvedPreprocessOptions,
@@ -14,12 +15,36 @@ import { ModelMismatchError } from './errors.js';
 import type { ModelFiles } from './model-files.js';
 import type { WorkerStats } from './stats.js';
 
+/** What the model slot loads for a run: the key it is known by, and the outputs its graph declares. */
+export interface ModelChoice {
+  /** The model and preprocessing, without the outputs. */
+  readonly base: string;
+  readonly key: string;
+  /** Graph outputs, sorted. */
+  readonly outputs: readonly string[];
+}
+
 /**
- * The model slot's key for a run: its model and its preprocessing, since the engine normalises crops with the
- * preprocessing it was created with. Runs with equal keys share a loaded model.
+ * The model slot's key for a run: its model, its preprocessing (the engine normalises crops with the preprocessing
+ * it was created with) and the outputs of the graph. vgg-core builds a graph with only the outputs a run reads,
+ * since each extra tap costs a pass over an activation. A loaded graph that already declares what the run reads is
+ * shared. One that lacks some and is in use by other runs is replaced by a graph declaring both sets, so runs with
+ * different taps do not take turns reloading; an idle one is replaced by exactly what the run reads.
  */
-export function modelKeyOf(spec: RunSpec): string {
-  return JSON.stringify({ model: spec.model, preprocess: spec.preprocess });
+export function modelKeyOf(
+  spec: RunSpec,
+  loaded: { choice: ModelChoice; leases: number } | null = null,
+): ModelChoice {
+  const base = JSON.stringify({ model: spec.model, preprocess: spec.preprocess });
+  const needed = modelOutputsFor({ topK: spec.output.topK, taps: spec.output.taps });
+  const choice = (outputs: Iterable<string>): ModelChoice => {
+    const sorted = [...new Set(outputs)].sort();
+    return { base, key: JSON.stringify({ base, outputs: sorted }), outputs: sorted };
+  };
+  if (loaded === null || loaded.choice.base !== base) return choice(needed);
+  const current = loaded.choice.outputs;
+  if (needed.every((name) => current.includes(name))) return loaded.choice;
+  return choice(loaded.leases > 0 ? [...current, ...needed] : needed);
 }
 
 /**
@@ -28,6 +53,8 @@ export function modelKeyOf(spec: RunSpec): string {
  * Its schedulers live and die with its engine.
  */
 export class LoadedModel implements CommitModel {
+  /** The slot key and graph outputs it was loaded for. */
+  readonly choice: ModelChoice;
   readonly identity: ModelIdentity;
   readonly taps: Readonly<Record<string, { dim: number }>>;
   readonly preprocess: ResolvedPreprocessOptions;
@@ -40,10 +67,12 @@ export class LoadedModel implements CommitModel {
   readonly #schedulers = new Map<string, BatchScheduler>();
 
   constructor(
+    choice: ModelChoice,
     prepared: PreparedModel,
     engine: InferenceEngine,
     options: { batchSize: number; stats: WorkerStats },
   ) {
+    this.choice = choice;
     this.identity = prepared.identity;
     this.taps = prepared.outputs.taps;
     this.preprocess = engine.preprocess;
@@ -124,8 +153,12 @@ export interface LoadModelOptions {
   onWarning: (message: string) => void;
 }
 
-/** Fetches a run's model files, prepares the graph and starts an engine on it. */
-export async function loadModel(spec: RunSpec, options: LoadModelOptions): Promise<LoadedModel> {
+/** Fetches a run's model files, prepares the graph with the chosen outputs and starts an engine on it. */
+export async function loadModel(
+  spec: RunSpec,
+  choice: ModelChoice,
+  options: LoadModelOptions,
+): Promise<LoadedModel> {
   const { weights, onnx } = spec.model;
   const files = {
     ...(weights !== undefined ? { weightsPath: await options.modelFiles.localPath(weights) } : {}),
@@ -133,6 +166,7 @@ export async function loadModel(spec: RunSpec, options: LoadModelOptions): Promi
   };
   const prepared = await prepareModel({
     ...modelOptionsForRun(spec.model, files),
+    outputs: choice.outputs,
     cacheDir: options.cacheDir,
   });
   const engine = await InferenceEngine.create({
@@ -142,5 +176,5 @@ export async function loadModel(spec: RunSpec, options: LoadModelOptions): Promi
     preprocess: spec.preprocess,
     onWarning: options.onWarning,
   });
-  return new LoadedModel(prepared, engine, options);
+  return new LoadedModel(choice, prepared, engine, options);
 }

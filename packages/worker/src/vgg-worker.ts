@@ -13,7 +13,7 @@ import { errorRow } from './chunk-rows.js';
 import { isWorkerError } from './errors.js';
 import { ImageStages } from './image-stages.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
-import { type LoadedModel, loadModel, modelKeyOf } from './loaded-model.js';
+import { type LoadedModel, loadModel, type ModelChoice, modelKeyOf } from './loaded-model.js';
 import { ModelFiles } from './model-files.js';
 import { ModelSlot } from './model-slot.js';
 import { type RunContext, RunContexts } from './run-contexts.js';
@@ -169,9 +169,12 @@ export class VggWorker {
     const started = performance.now();
     let model: LoadedModel | null = null;
     try {
-      const lease = await this.#slot.acquire(modelKeyOf(context.spec), () =>
-        this.#loadModel(context.spec, runId),
+      const current = this.#slot.current;
+      const choice = modelKeyOf(
+        context.spec,
+        current === null ? null : { choice: current.choice, leases: this.#slot.leases },
       );
+      const lease = await this.#slot.acquire(choice.key, () => this.#loadModel(context.spec, choice, runId));
       let rows: Awaited<ReturnType<ImageStages['run']>>;
       try {
         model = lease.model;
@@ -263,10 +266,10 @@ export class VggWorker {
     return { spec, store: openRunOutput(spec.output.out, runId, { s3: this.options.s3 }), layout: null };
   }
 
-  async #loadModel(spec: RunSpec, runId: string): Promise<LoadedModel> {
+  async #loadModel(spec: RunSpec, choice: ModelChoice, runId: string): Promise<LoadedModel> {
     const started = performance.now();
     const onWarning = (message: string) => this.#warn(message);
-    const model = await loadModel(spec, {
+    const model = await loadModel(spec, choice, {
       ...this.options,
       modelFiles: this.#modelFiles,
       stats: this.stats,
