@@ -44,7 +44,7 @@ export type { OpenObjectStoreDeps } from './storage/open-object-store.js';
 export { S3ObjectStore } from './storage/s3-object-store.js';
 export type { S3ObjectStoreOptions } from './storage/s3-object-store.js';
 export { classifyS3Error, createS3Client, s3ClientOptionsFromEnv } from './storage/s3-client.js';
-export type { Env, S3ClientOptions, S3ErrorInfo } from './storage/s3-client.js';
+export type { S3ClientOptions, S3ErrorInfo } from './storage/s3-client.js';
 
 // --- formats: Parquet shards and .npy files ---
 export { encodeNpy } from './formats/npy.js';

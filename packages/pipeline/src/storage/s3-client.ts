@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { type Env, parseBoolean } from 'vgg-cli-kit';
 import { invalidOption } from '../errors.js';
 
 /** Options of {@link createS3Client}. Credentials come from the SDK's default chain unless given. */
@@ -68,27 +69,21 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
   });
 }
 
-/** Environment as a plain map, so composition roots pass `process.env` and tests pass their own. */
-export type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * S3 settings from the AWS conventions: `AWS_ENDPOINT_URL_S3` (else `AWS_ENDPOINT_URL`) for S3-compatible
- * servers, `AWS_REGION`/`AWS_DEFAULT_REGION`, and `S3_FORCE_PATH_STYLE` (`true`/`false`). Credentials are left to
- * the SDK's default chain.
+ * servers, `AWS_REGION`/`AWS_DEFAULT_REGION`, and `S3_FORCE_PATH_STYLE` (true/false, 1/0 or yes/no).
+ * Credentials are left to the SDK's default chain.
  */
 export function s3ClientOptionsFromEnv(env: Env): S3ClientOptions {
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
   const pathStyle = env.S3_FORCE_PATH_STYLE;
-  if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false') {
-    throw new Error(
-      `Expected true or false for S3_FORCE_PATH_STYLE but received ${JSON.stringify(pathStyle)}`,
-    );
-  }
+  const forcePathStyle =
+    pathStyle === undefined || pathStyle === '' ? undefined : parseBoolean(pathStyle, 'S3_FORCE_PATH_STYLE');
   return {
     ...(endpoint ? { endpoint } : {}),
     region: region ?? 'us-east-1',
-    ...(pathStyle === 'true' || pathStyle === 'false' ? { forcePathStyle: pathStyle === 'true' } : {}),
+    ...(forcePathStyle !== undefined ? { forcePathStyle } : {}),
   };
 }
 
