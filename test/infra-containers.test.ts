@@ -64,6 +64,43 @@ function parse(role: Role): { args: Map<string, string>; stages: Stage[] } {
   return { args, stages };
 }
 
+function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(path.join(repoRoot, file), 'utf8')) as T;
+}
+
+/** Workspace folders the app needs at run time: itself and its workspace dependencies, transitively. */
+function workspaceClosure(app: string): Set<string> {
+  const byName = new Map(
+    packageJson.workspaces.map((dir) => [readJson<{ name: string }>(`${dir}/package.json`).name, dir]),
+  );
+  const out = new Set<string>();
+  const visit = (dir: string) => {
+    if (out.has(dir)) return;
+    out.add(dir);
+    const deps =
+      readJson<{ dependencies?: Record<string, string> }>(`${dir}/package.json`).dependencies ?? {};
+    for (const name of Object.keys(deps)) {
+      const dep = byName.get(name);
+      if (dep) visit(dep);
+    }
+  };
+  visit(app);
+  return out;
+}
+
+/** Projects that `tsc -b <dirs>` compiles: those folders and their tsconfig references, transitively. */
+function compiledBy(dirs: string[]): Set<string> {
+  const out = new Set<string>();
+  const visit = (dir: string) => {
+    if (out.has(dir)) return;
+    out.add(dir);
+    const refs = readJson<{ references?: { path: string }[] }>(`${dir}/tsconfig.json`).references ?? [];
+    for (const ref of refs) visit(path.normalize(path.join(dir, ref.path)));
+  };
+  for (const dir of dirs) visit(dir);
+  return out;
+}
+
 /** The major versions package.json's engines admit, e.g. "^22.12.0 || ^24.0.0" -> [22, 24]. */
 function supportedMajors(): number[] {
   return packageJson.engines.node.split('||').map((range) => Number(/\^(\d+)/.exec(range)?.[1]));
@@ -103,10 +140,17 @@ describe('Dockerfiles', () => {
       const { stages } = parse(role);
       expect(stages.length, role).toBeGreaterThanOrEqual(3);
       const runs = stages.flatMap((s) => s.steps.filter((st) => st.keyword === 'RUN').map((st) => st.args));
+      const tscArgs = runs.flatMap(
+        (r) => /npx tsc -b ((?:[\w./-]+ ?)+)/.exec(r)?.[1]?.trim().split(' ') ?? [],
+      );
+      expect(tscArgs, `${role} compiles ${app}`).toContain(app);
+      // Every workspace the app runs (vgg-local spawns vgg-worker, which it does not import) must be compiled.
+      const compiled = compiledBy(tscArgs);
+      const missing = [...workspaceClosure(app)].filter((dir) => !compiled.has(dir));
       expect(
-        runs.some((r) => r.includes(`tsc -b ${app}`)),
-        `${role} compiles ${app}`,
-      ).toBe(true);
+        missing,
+        `${role}: run-time workspaces that tsc -b ${tscArgs.join(' ')} does not compile`,
+      ).toEqual([]);
       expect(runs.join('\n'), role).not.toMatch(/npm (install|i) /);
       const deps = stages.find((s) =>
         s.steps.some(
