@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Copy, DockerfileParser } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { readMetricsContract, repoRoot } from './support/infra.js';
 
@@ -94,7 +95,11 @@ function compiledBy(dirs: string[]): Set<string> {
   const visit = (dir: string) => {
     if (out.has(dir)) return;
     out.add(dir);
-    const refs = readJson<{ references?: { path: string }[] }>(`${dir}/tsconfig.json`).references ?? [];
+    // tsconfig files are JSON with comments: read them as tsc does.
+    const file = path.join(repoRoot, dir, 'tsconfig.json');
+    const { config, error } = ts.parseConfigFileTextToJson(file, readFileSync(file, 'utf8'));
+    if (error) throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(error.messageText, '\n')}`);
+    const refs = (config as { references?: { path: string }[] }).references ?? [];
     for (const ref of refs) visit(path.normalize(path.join(dir, ref.path)));
   };
   for (const dir of dirs) visit(dir);
