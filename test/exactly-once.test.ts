@@ -55,6 +55,7 @@ describe('exactly once', () => {
       createdAt: new Date().toISOString(),
       model: { model: 'vgg11', seed: 0 },
       preprocess: {},
+      input: { keepCols: [] },
       output: { out: '/unused', topK: 5, taps: [], l2Normalize: false, dtype: 'float32', npy: false },
       chunkSize: 1,
     };

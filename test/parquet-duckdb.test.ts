@@ -83,6 +83,7 @@ describe('Parquet shards read by DuckDB', () => {
     const rows = await query(`DESCRIBE SELECT * FROM '${file}'`);
     expect(Object.fromEntries(rows.map((r) => [r.column_name, r.column_type]))).toEqual({
       uri: 'VARCHAR',
+      key: 'VARCHAR',
       status: 'VARCHAR',
       error: 'VARCHAR',
       width: 'INTEGER',

@@ -67,6 +67,7 @@ describe('S3 at a few hundred images', () => {
     const columns = await duckdbQuery(`DESCRIBE SELECT * FROM read_parquet('${glob}')`);
     expect(columns.map((c) => c.column_name)).toEqual([
       'uri',
+      'key',
       'status',
       'error',
       'width',

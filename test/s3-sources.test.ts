@@ -12,7 +12,7 @@ async function put(key: string, body: string | Uint8Array = 'x'): Promise<void> 
 
 async function collect(source: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const uri of listSource(source, { s3: () => s3ClientForTests() })) out.push(uri);
+  for await (const entry of listSource(source, { s3: () => s3ClientForTests() })) out.push(entry.uri);
   return out;
 }
 

@@ -82,7 +82,7 @@ export function producerProgram(io: ProducerIo): Command {
       program
         .command('submit')
         .description(
-          'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.csv/.jsonl, local or s3://), http(s) URLs, or - for stdin. Submitting an existing --run resumes it.',
+          'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.lst, .csv, .tsv, .jsonl, each optionally .gz/.zst, and .parquet; local, s3:// or https://), WebDataset tar shards (.tar, .tar.gz) and brace ranges like s3://b/shards/{00000..00999}.tar, http(s) image URLs, or - for stdin. Submitting an existing --run resumes it.',
         )
         .argument('<source...>', 'where the images are'),
     )

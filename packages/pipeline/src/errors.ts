@@ -146,11 +146,18 @@ export class FetchError extends PipelineError {
   readonly uri: string;
   /** HTTP status of the response that failed the fetch, when there was one. */
   readonly status: number | undefined;
+  /** How long the server asked clients to wait (Retry-After on 429 and 503), in ms; undefined when it did not. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     reason: FetchErrorReason,
     uri: string,
     detail: string,
-    options: { transient?: boolean; status?: number | undefined; cause?: unknown } = {},
+    options: {
+      transient?: boolean;
+      status?: number | undefined;
+      retryAfterMs?: number;
+      cause?: unknown;
+    } = {},
   ) {
     const redacted = redactUri(uri);
     super(`Could not fetch ${redacted}: ${detail}`, { cause: options.cause });
@@ -159,6 +166,7 @@ export class FetchError extends PipelineError {
     this.transient = options.transient ?? false;
     this.uri = redacted;
     this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -50,7 +50,7 @@ export type { S3ClientOptions, S3ErrorInfo } from './storage/s3-client.js';
 export { encodeNpy } from './formats/npy.js';
 export { encodeParquetShard, readParquetShardRowCount } from './formats/parquet-shard.js';
 export type { ParquetShardOptions, ShardColumns } from './formats/parquet-shard.js';
-export { readShardSummary, readShardUris } from './formats/shard-reader.js';
+export { readShardSummary, readShardTextColumns, readShardUris } from './formats/shard-reader.js';
 export type { ShardSummaryColumns } from './formats/shard-reader.js';
 
 // --- inputs: listing sources, fetching bytes, what a worker may reach ---
@@ -60,11 +60,27 @@ export { InputGuard } from './inputs/input-guard.js';
 export type { InputGuardOptions } from './inputs/input-guard.js';
 export { NetworkPolicy } from './inputs/network-policy.js';
 export type { NetworkPolicyOptions } from './inputs/network-policy.js';
-export { IMAGE_EXTENSIONS, isImageName, manifestFormatOf } from './inputs/source-kinds.js';
-export type { ManifestFormat } from './inputs/source-kinds.js';
+export { expandBraces, hasBraces } from './inputs/brace-range.js';
+export { compressionOf, decompressed } from './inputs/decompress.js';
+export type { Compression } from './inputs/decompress.js';
+export { cellText, entryOf } from './inputs/source-entry.js';
+export type { ListInputOptions, SourceEntry } from './inputs/source-entry.js';
+export {
+  IMAGE_EXTENSIONS,
+  INPUT_FORMATS,
+  inputFormatOf,
+  isImageName,
+  isTarName,
+  manifestFormatOf,
+} from './inputs/source-kinds.js';
+export type { InputFormat, ManifestFormat } from './inputs/source-kinds.js';
 export { listSource } from './inputs/sources.js';
 export type { ListSourceDeps } from './inputs/sources.js';
-export { csvRecords, textLines } from './inputs/text-records.js';
+export { textLines } from './inputs/text-records.js';
+export { streamInput } from './inputs/input-stream.js';
+export type { StreamInputOptions } from './inputs/input-stream.js';
+export { TarReadError, tarMembers, webdatasetKey } from './inputs/tar-members.js';
+export type { TarMember } from './inputs/tar-members.js';
 
 // --- queue: Redis connections and chunk jobs ---
 export { chunkJob, chunkJobId, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME } from './queue/chunk-jobs.js';
@@ -79,11 +95,21 @@ export type { RunOptions, RunOptionsInput, RunOptionSection, RunOptionTarget } f
 export { planRun } from './run/plan-run.js';
 export type { RunPlan } from './run/plan-run.js';
 export { generateRunId, validateRunId } from './run/run-spec.js';
-export type { RunModelSpec, RunOutputSpec, RunPreprocessSpec, RunSpec, RunState } from './run/run-spec.js';
+export type {
+  RunInputSpec,
+  RunModelSpec,
+  RunOutputSpec,
+  RunPreprocessSpec,
+  RunSpec,
+  RunState,
+} from './run/run-spec.js';
 export { modelOptionsForRun, requestedModelIdentity } from './run/model-binding.js';
 export type { RunModelBinding } from './run/model-binding.js';
 export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
 export { recoverChunkRecord, tallyRows } from './run/chunk-record.js';
+export { ChunkBatch, shardMatchesChunk, TAR_METADATA_KEY, tarMetadataOf } from './run/chunk-input.js';
+export type { ShardInput } from './run/chunk-input.js';
+export { checkKeptColumns, keptColumnsOf, ROW_COLUMNS } from './run/output-columns.js';
 export type { ChunkRecord, RowTally } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
 export type { BoundModel, RunStatus, RunStoreOptions } from './run/run-store.js';

@@ -1,6 +1,14 @@
 import { UnrecoverableError } from 'bullmq';
 import { imagenetLabels, type ModelIdentity, type ResolvedPreprocessOptions } from 'vgg-core';
-import { type ChunkRecord, npyKeysFor, type RunSpec, shardKeyFor, tallyRows } from 'vgg-pipeline';
+import {
+  type ChunkRecord,
+  keptColumnsOf,
+  npyKeysFor,
+  type RunSpec,
+  shardKeyFor,
+  tallyRows,
+} from 'vgg-pipeline';
+import type { ChunkFacts } from './chunk-inputs.js';
 import { type ColumnLayout, type RowResult, rowsToColumns } from './chunk-rows.js';
 import type { RunContext } from './run-contexts.js';
 import type { ShardEncoder } from './shard-encoder.js';
@@ -22,8 +30,10 @@ export interface CommitModel {
  * embedding columns and the metadata records what was requested.
  */
 export function columnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayout {
+  const keepCols = keptColumnsOf(spec);
   if (model === null) {
     return {
+      keepCols,
       topK: spec.output.topK,
       labels: imagenetLabels(),
       taps: [],
@@ -36,6 +46,7 @@ export function columnLayout(spec: RunSpec, model: CommitModel | null): ColumnLa
       ? imagenetLabels()
       : Array.from({ length: identity.numClasses }, (_, i) => `class_${i}`);
   return {
+    keepCols,
     topK: Math.min(spec.output.topK, identity.numClasses),
     labels,
     taps: spec.output.taps.map((tap) => {
@@ -86,13 +97,16 @@ export class ChunkCommitter {
     rows: readonly RowResult[],
     model: CommitModel | null,
     failed: boolean,
+    facts: ChunkFacts = {},
   ): Promise<ChunkRecord> {
     const started = performance.now();
     // The first layout a run gets stays its layout, so all its shards have the same columns.
     const layout = context.layout ?? columnLayout(context.spec, model);
     if (model !== null) context.layout = layout;
     const shardKey = shardKeyFor(chunkIndex);
-    await context.store.put(shardKey, await this.#options.encoder.parquet(rowsToColumns(rows, layout)), {
+    const columns = rowsToColumns(rows, layout);
+    if (facts.metadata !== undefined) columns.metadata = { ...columns.metadata, ...facts.metadata };
+    await context.store.put(shardKey, await this.#options.encoder.parquet(columns), {
       contentType: 'application/vnd.apache.parquet',
     });
     const npyKeys = context.spec.output.npy ? await this.#writeNpy(context, chunkIndex, rows, layout) : [];
@@ -111,6 +125,7 @@ export class ChunkCommitter {
       provider: model?.provider ?? 'none',
       workerId: this.#options.workerId,
       ...(failed ? { failed: true } : {}),
+      ...(facts.skippedMembers ? { skippedMembers: facts.skippedMembers } : {}),
       ...(npyKeys.length ? { npyKeys } : {}),
       committedAt: new Date().toISOString(),
     };

@@ -3,6 +3,10 @@ import { redactUri, type ShardColumns } from 'vgg-pipeline';
 /** One input's outcome inside a chunk. */
 export interface RowResult {
   uri: string;
+  /** WebDataset's `__key__` or the manifest's `--key-col`; absent or null for none. */
+  key?: string | null;
+  /** The input's kept columns (`--keep-cols`) by name; absent for none. */
+  cols?: Readonly<Record<string, string | null>> | null;
   status: 'ok' | 'error';
   /** Reason code when status is error. */
   error: string | null;
@@ -29,6 +33,8 @@ export function errorRow(uri: string, reason: string, sha256: string | null = nu
 }
 
 export interface ColumnLayout {
+  /** The run's kept columns, in order (the run contract's keptColumnsOf). */
+  keepCols: readonly string[];
   topK: number;
   labels: readonly string[];
   taps: readonly { tap: string; dim: number; dtype: 'float32' | 'float16' }[];
@@ -59,6 +65,8 @@ export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout):
   return {
     // Presigned signatures and user:password never reach the outputs.
     uri: rows.map((r) => redactUri(r.uri)),
+    key: rows.map((r) => r.key ?? null),
+    kept: layout.keepCols.map((name) => ({ name, values: rows.map((r) => r.cols?.[name] ?? null) })),
     status: rows.map((r) => r.status),
     error: rows.map((r) => r.error),
     width: rows.map((r) => r.width),

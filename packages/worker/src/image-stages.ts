@@ -69,10 +69,18 @@ export class ImageStages {
     return Promise.all(uris.map((uri) => this.#queuedLimit(() => this.#image(uri, request))));
   }
 
+  /**
+   * The row of an input whose bytes were read already (a tar member): decoded and inferred as {@link run} does
+   * after fetching, within the same limits.
+   */
+  fromBytes(uri: string, fetched: FetchedInput, request: ImageRequest): Promise<RowResult> {
+    return this.#queuedLimit(() => this.#decodeAndInfer(uri, fetched, request));
+  }
+
   async #image(uri: string, request: ImageRequest): Promise<RowResult> {
     const { stageMs } = this.#options.stats;
     request.signal.throwIfAborted();
-    let started = performance.now();
+    const started = performance.now();
     let fetched: FetchedInput;
     try {
       fetched = await this.#fetchLimit(() => this.#fetchWithRetry(uri, request.signal));
@@ -82,7 +90,13 @@ export class ImageStages {
     } finally {
       stageMs.fetch += performance.now() - started;
     }
-    started = performance.now();
+    return this.#decodeAndInfer(uri, fetched, request);
+  }
+
+  async #decodeAndInfer(uri: string, fetched: FetchedInput, request: ImageRequest): Promise<RowResult> {
+    const { stageMs } = this.#options.stats;
+    request.signal.throwIfAborted();
+    let started = performance.now();
     let decoded: Awaited<ReturnType<typeof decodeImage>>;
     try {
       decoded = await this.#decodeLimit(() => decodeImage(fetched.bytes, request.preprocess));

@@ -9,7 +9,7 @@ import {
   type RunSpec,
 } from 'vgg-pipeline';
 import { ChunkCommitter } from './chunk-commit.js';
-import { errorRow } from './chunk-rows.js';
+import { type ChunkOutcome, failedRows, rowsOfChunk } from './chunk-inputs.js';
 import { isWorkerError } from './errors.js';
 import { ImageStages } from './image-stages.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
@@ -17,6 +17,7 @@ import { type LoadedModel, loadModel, type ModelChoice, modelKeyOf } from './loa
 import { ModelFiles } from './model-files.js';
 import { ModelSlot } from './model-slot.js';
 import { type RunContext, RunContexts } from './run-contexts.js';
+import { TarShardRows } from './tar-shard-rows.js';
 import { ShardEncoder } from './shard-encoder.js';
 import { newWorkerStats, type WorkerStats } from './stats.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';
@@ -42,6 +43,7 @@ export class VggWorker {
   readonly #slot = new ModelSlot<LoadedModel>({ close: (model) => model.close() });
   readonly #runs: RunContexts;
   readonly #stages: ImageStages;
+  readonly #tars: TarShardRows;
   readonly #committer: ChunkCommitter;
   readonly #lifecycle: Lifecycle;
   readonly #modelFiles: ModelFiles;
@@ -57,6 +59,7 @@ export class VggWorker {
     const encoder = new ShardEncoder();
     this.#runs = new RunContexts({ load: (runId) => this.#openRun(runId) });
     this.#stages = new ImageStages({ ...options, guard, stats: this.stats });
+    this.#tars = new TarShardRows(this.#stages, { ...options, guard });
     this.#committer = new ChunkCommitter({
       encoder,
       recordChunk: (runId, record) => this.#runStore.recordChunk(runId, record),
@@ -165,7 +168,7 @@ export class VggWorker {
     context: RunContext,
     signal: AbortSignal,
   ): Promise<ChunkJobResult> {
-    const { runId, chunkIndex, uris } = job.data;
+    const { runId, chunkIndex } = job.data;
     const started = performance.now();
     let model: LoadedModel | null = null;
     try {
@@ -175,20 +178,22 @@ export class VggWorker {
         current === null ? null : { choice: current.choice, leases: this.#slot.leases },
       );
       const lease = await this.#slot.acquire(choice.key, () => this.#loadModel(context.spec, choice, runId));
-      let rows: Awaited<ReturnType<ImageStages['run']>>;
+      let outcome: ChunkOutcome;
       try {
         model = lease.model;
         await lease.model.bindRun(runId, context.spec.output, this.#runStore);
         const scheduler = lease.model.scheduler(context.spec.output);
-        rows = await this.#stages.run(uris, {
-          preprocess: lease.model.preprocess,
-          infer: (pixels) => scheduler.infer(pixels),
-          signal,
-        });
+        outcome = await rowsOfChunk(
+          job.data,
+          context.spec,
+          { stages: this.#stages, tars: this.#tars },
+          { preprocess: lease.model.preprocess, infer: (pixels) => scheduler.infer(pixels), signal },
+        );
       } finally {
         lease.release();
       }
-      const record = await this.#committer.commit(context, chunkIndex, rows, model, false);
+      const { rows, facts } = outcome;
+      const record = await this.#committer.commit(context, chunkIndex, rows, model, false, facts);
       const { rows: count, ok, error } = record;
       this.options.onEvent?.({
         type: 'chunk-done',
@@ -215,7 +220,7 @@ export class VggWorker {
     error: unknown,
     signal: AbortSignal,
   ): Promise<ChunkJobResult> {
-    const { runId, chunkIndex, uris } = job.data;
+    const { runId, chunkIndex } = job.data;
     if (signal.aborted && this.#lifecycle.state !== 'running') {
       // Hand the chunk back now instead of waiting for its lock to lapse; this does not count as an attempt.
       await job.moveToWait(token);
@@ -228,15 +233,15 @@ export class VggWorker {
     if (!final) throw error;
     // Poison chunk: its inputs still end as rows (errors), so the run can finalise and retry-failed can find them.
     const reason = isWorkerError(error, 'MODEL_MISMATCH') ? 'model_mismatch' : 'chunk_failed';
-    const rows = uris.map((uri) => errorRow(uri, reason));
-    const record = await this.#committer.commit(context, chunkIndex, rows, model, true);
+    const { rows, facts } = failedRows(job.data, reason);
+    const record = await this.#committer.commit(context, chunkIndex, rows, model, true, facts);
     await this.#finalize(context);
     return { rows: record.rows, ok: 0, error: record.error };
   }
 
   async #recordStalledChunk(job: Job<ChunkJobData>, error: Error): Promise<void> {
     if (!(await job.isFailed())) return;
-    const { runId, chunkIndex, uris } = job.data;
+    const { runId, chunkIndex } = job.data;
     if (await this.#runStore.hasChunk(runId, chunkIndex)) return;
     if ((await this.#runStore.getState(runId)) === 'cancelled') return;
     const attempt = job.attemptsMade;
@@ -249,13 +254,8 @@ export class VggWorker {
       message: error.message,
     });
     await this.#runs.use(runId, async (context) => {
-      await this.#committer.commit(
-        context,
-        chunkIndex,
-        uris.map((uri) => errorRow(uri, 'chunk_failed')),
-        null,
-        true,
-      );
+      const { rows, facts } = failedRows(job.data, 'chunk_failed');
+      await this.#committer.commit(context, chunkIndex, rows, null, true, facts);
       await this.#finalize(context);
     });
   }

@@ -40,6 +40,7 @@ describe('encodeParquetShard', () => {
     const types = Object.fromEntries(table.schema.fields.map((f) => [f.name, f.type]));
     expect(table.schema.fields.map((f) => f.name)).toEqual([
       'uri',
+      'key',
       'status',
       'error',
       'width',
@@ -53,6 +54,7 @@ describe('encodeParquetShard', () => {
     ]);
     expect(Object.fromEntries(Object.entries(types).map(([name, type]) => [name, String(type)]))).toEqual({
       uri: 'Utf8',
+      key: 'Utf8',
       status: 'Utf8',
       error: 'Utf8',
       width: 'Int32',

@@ -28,6 +28,10 @@ import { invalidOption } from '../errors.js';
 /** One shard's rows, column by column; one row per input URI, in chunk order. */
 export interface ShardColumns {
   uri: string[];
+  /** Each row's key (WebDataset's `__key__`, a manifest's `--key-col`); default all null. */
+  key?: (string | null)[];
+  /** Columns kept from the inputs (`--keep-cols`), text, in order; default none. */
+  kept?: { name: string; values: (string | null)[] }[];
   status: ('ok' | 'error')[];
   /** Reason code for error rows (e.g. `not_found`, `decode`), null for ok rows. */
   error: (string | null)[];
@@ -62,7 +66,8 @@ const COMPRESSION = {
 } as const;
 
 /**
- * Encodes a shard as Parquet. Columns: `uri`, `status` (`ok`|`error`), `error`, `width`, `height`, `sha256`,
+ * Encodes a shard as Parquet, columns in the order of the run contract's ROW_COLUMNS: `uri`, `key`, the kept
+ * columns, `status` (`ok`|`error`), `error`, `width`, `height`, `sha256`,
  * `top_k_class_ids` List<int32>, `top_k_labels` List<utf8>, `top_k_probs` List<float32>, and per tap
  * `emb_<tap>` FixedSizeList<float32|float16>[dim]. Error rows are null in every column but uri, status, error
  * (and sha256 when the bytes were fetched). Embedding columns are built over the caller's typed arrays without
@@ -92,6 +97,10 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
     columns.push(data);
   };
   add('uri', vectorFromArray(shard.uri, new Utf8()).data[0] as Data, false);
+  add('key', vectorFromArray(shard.key ?? new Array(n).fill(null), new Utf8()).data[0] as Data, true);
+  for (const column of shard.kept ?? []) {
+    add(column.name, vectorFromArray(column.values, new Utf8()).data[0] as Data, true);
+  }
   add('status', vectorFromArray(shard.status, new Utf8()).data[0] as Data, false);
   add('error', vectorFromArray(shard.error, new Utf8()).data[0] as Data, true);
   add('width', vectorFromArray(shard.width, new Int32()).data[0] as Data, true);
@@ -195,6 +204,10 @@ function validateShard(shard: ShardColumns): number {
   sameLength('width', shard.width.length, n);
   sameLength('height', shard.height.length, n);
   sameLength('sha256', shard.sha256.length, n);
+  if (shard.key !== undefined) sameLength('key', shard.key.length, n);
+  for (const [index, column] of (shard.kept ?? []).entries()) {
+    sameLength(`kept[${index}].values`, column.values.length, n);
+  }
   for (const [row, status] of shard.status.entries()) {
     if (status !== 'ok' && status !== 'error')
       throw invalidOption(`status[${row}]`, "'ok' or 'error'", status);

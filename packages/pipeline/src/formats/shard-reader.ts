@@ -1,11 +1,13 @@
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 
-/** The columns of a shard that summarise it. */
+/** The columns of a shard that summarise it, and its file metadata. */
 export interface ShardSummaryColumns {
   uri: string[];
   status: string[];
   error: (string | null)[];
+  /** The shard file's key-value metadata. */
+  metadata: Map<string, string>;
 }
 
 /** Reads the summary columns of a Parquet shard. */
@@ -19,10 +21,31 @@ export function readShardSummary(bytes: Uint8Array): ShardSummaryColumns {
     uri: Array.from(uri),
     status: Array.from(status),
     error: Array.from({ length: table.numRows }, (_, i) => (error.get(i) as string | null) ?? null),
+    metadata: table.schema.metadata,
   };
 }
 
 /** The input URIs of a shard, in row order. */
 export function readShardUris(bytes: Uint8Array): string[] {
   return readShardSummary(bytes).uri;
+}
+
+/** The text columns `names` of a shard (`key`, kept columns), null where absent or null. */
+export function readShardTextColumns(
+  bytes: Uint8Array,
+  names: readonly string[],
+): Record<string, (string | null)[]> {
+  let table: ReturnType<typeof tableFromIPC>;
+  try {
+    table = tableFromIPC(readParquet(bytes, { columns: [...names] }).intoIPCStream());
+  } catch {
+    // A shard written before some of these columns existed: read it whole and take what it has.
+    table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  }
+  const out: Record<string, (string | null)[]> = {};
+  for (const name of names) {
+    const column = table.getChild(name);
+    out[name] = Array.from({ length: table.numRows }, (_, i) => (column?.get(i) as string | null) ?? null);
+  }
+  return out;
 }

@@ -10,6 +10,81 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * dispatcher's address check.
  */
 export async function fetchHttp(uri: string, options: ResolvedFetchOptions): Promise<Uint8Array> {
+  const timer = new StallTimer(options.signal);
+  try {
+    const { response, url } = await requestHttp(uri, options, timer);
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > options.maxBytes) {
+      await response.body?.cancel().catch(() => {});
+      throw new FetchError('too_large', url, `${declared} bytes exceeds maxBytes ${options.maxBytes}`, {
+        status: response.status,
+      });
+    }
+    if (response.body === null) return new Uint8Array(0);
+    const reader = response.body.getReader();
+    try {
+      return await readLimited(readerChunks(reader), url, options, timer, () => {
+        reader.cancel().catch(() => {});
+      });
+    } catch (cause) {
+      throw mapHttpFailure(cause, url, options, timer, 'reading the body');
+    }
+  } finally {
+    timer.clear();
+  }
+}
+
+/**
+ * Streams an `http(s)://` URL from byte `offset` (a Range request when above 0; a server that ignores it fails
+ * with `http_error`), with the same redirect and address checks as {@link fetchHttp} and the stall timeout armed
+ * only while a read is pending, so a consumer that pauses (backpressure) is not timed out.
+ */
+export async function* streamHttp(
+  uri: string,
+  options: ResolvedFetchOptions,
+  offset = 0,
+): AsyncGenerator<Uint8Array> {
+  const timer = new StallTimer(options.signal);
+  try {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const { response, url } = await requestHttp(uri, options, timer, headers);
+    timer.clear();
+    if (offset > 0 && response.status !== 206) {
+      await response.body?.cancel().catch(() => {});
+      throw new FetchError('http_error', url, `HTTP ${response.status} to a Range request: cannot resume`, {
+        status: response.status,
+      });
+    }
+    if (response.body === null) return;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        timer.arm(options.readTimeoutMs);
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch (cause) {
+          throw mapHttpFailure(cause, url, options, timer, 'reading the body');
+        }
+        timer.clear();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  } finally {
+    timer.clear();
+  }
+}
+
+/** Requests a URL, following redirects by hand; returns the first non-redirect response when it is a success. */
+async function requestHttp(
+  uri: string,
+  options: ResolvedFetchOptions,
+  timer: StallTimer,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ response: Response; url: string }> {
   let url: URL;
   try {
     url = new URL(uri);
@@ -37,65 +112,45 @@ export async function fetchHttp(uri: string, options: ResolvedFetchOptions): Pro
         throw new FetchError('forbidden', current, `refused by address check: ${detail}`, { cause });
       }
     }
-    const timer = new StallTimer(options.signal);
+    timer.arm(options.connectTimeoutMs);
+    let response: Response;
     try {
-      timer.arm(options.connectTimeoutMs);
-      let response: Response;
-      try {
-        const init: RequestInit = {
-          redirect: 'manual',
-          signal: timer.signal,
-          headers: { 'user-agent': options.userAgent, accept: 'image/*,*/*;q=0.8' },
-        };
-        // npm undici's Dispatcher type differs nominally from the undici-types one in RequestInit; at runtime
-        // Node's fetch accepts either.
-        if (options.dispatcher !== undefined) Object.assign(init, { dispatcher: options.dispatcher });
-        response = await fetch(url, init);
-      } catch (cause) {
-        throw mapHttpFailure(cause, current, options, timer, 'waiting for response headers');
+      const init: RequestInit = {
+        redirect: 'manual',
+        signal: timer.signal,
+        headers: { 'user-agent': options.userAgent, accept: 'image/*,*/*;q=0.8', ...extraHeaders },
+      };
+      // npm undici's Dispatcher type differs nominally from the undici-types one in RequestInit; at runtime
+      // Node's fetch accepts either.
+      if (options.dispatcher !== undefined) Object.assign(init, { dispatcher: options.dispatcher });
+      response = await fetch(url, init);
+    } catch (cause) {
+      throw mapHttpFailure(cause, current, options, timer, 'waiting for response headers');
+    }
+    const status = response.status;
+    if (REDIRECT_STATUSES.has(status)) {
+      await response.body?.cancel().catch(() => {});
+      const location = response.headers.get('location');
+      if (location === null) {
+        throw new FetchError('http_error', current, `HTTP ${status} redirect without Location`, { status });
       }
-      const status = response.status;
-      if (REDIRECT_STATUSES.has(status)) {
-        await response.body?.cancel().catch(() => {});
-        const location = response.headers.get('location');
-        if (location === null) {
-          throw new FetchError('http_error', current, `HTTP ${status} redirect without Location`, { status });
-        }
-        if (redirects >= options.maxRedirects) {
-          throw new FetchError('redirect_loop', uri, `more than ${options.maxRedirects} redirects`, {
-            status,
-          });
-        }
-        try {
-          url = new URL(location, url);
-        } catch (cause) {
-          throw new FetchError('invalid_uri', current, 'redirect to an invalid Location', { cause, status });
-        }
-        continue;
-      }
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => {});
-        throw httpStatusError(current, status);
-      }
-      const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-      if (Number.isFinite(declared) && declared > options.maxBytes) {
-        await response.body?.cancel().catch(() => {});
-        throw new FetchError('too_large', current, `${declared} bytes exceeds maxBytes ${options.maxBytes}`, {
+      if (redirects >= options.maxRedirects) {
+        throw new FetchError('redirect_loop', uri, `more than ${options.maxRedirects} redirects`, {
           status,
         });
       }
-      if (response.body === null) return new Uint8Array(0);
-      const reader = response.body.getReader();
       try {
-        return await readLimited(readerChunks(reader), current, options, timer, () => {
-          reader.cancel().catch(() => {});
-        });
+        url = new URL(location, url);
       } catch (cause) {
-        throw mapHttpFailure(cause, current, options, timer, 'reading the body');
+        throw new FetchError('invalid_uri', current, 'redirect to an invalid Location', { cause, status });
       }
-    } finally {
-      timer.clear();
+      continue;
     }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      throw httpStatusError(current, status, response.headers.get('retry-after'));
+    }
+    return { response, url: current };
   }
 }
 
@@ -107,11 +162,31 @@ async function* readerChunks(reader: ReadableStreamDefaultReader<Uint8Array>): A
   }
 }
 
-function httpStatusError(uri: string, status: number): FetchError {
+function httpStatusError(uri: string, status: number, retryAfter: string | null): FetchError {
   if (status === 404 || status === 410) return new FetchError('not_found', uri, `HTTP ${status}`, { status });
   if (status === 401 || status === 403) return new FetchError('forbidden', uri, `HTTP ${status}`, { status });
   const transient = status >= 500 || status === 408 || status === 429;
-  return new FetchError('http_error', uri, `HTTP ${status}`, { status, transient });
+  // Retry-After is honoured on 429 and 503, where it asks clients to come back later.
+  const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined;
+  return new FetchError(
+    'http_error',
+    uri,
+    `HTTP ${status}${retryAfter !== null && retryAfterMs !== undefined ? ` (Retry-After ${retryAfter})` : ''}`,
+    {
+      status,
+      transient,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    },
+  );
+}
+
+/** Retry-After as milliseconds from now: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 const TRANSIENT_NET_CODES = new Set([

@@ -1,16 +1,20 @@
-import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SourceError } from '../errors.js';
-import { listLines } from './manifest-source.js';
-import { isImageName, manifestFormatOf, SOURCE_HELP } from './source-kinds.js';
+import { listFile } from './list-file.js';
+import type { ListInputOptions, SourceEntry } from './source-entry.js';
+import { inputFormatOf, isImageName, isTarName, SOURCE_HELP } from './source-kinds.js';
 
-/** Lists a local directory (walked), a manifest file (its entries) or any other file (itself). */
+/**
+ * Lists a local directory (walked: its images and tar shards, or with `--input-format` its files of that format,
+ * each listed in turn) or a file (a manifest's entries, a tar shard, or an image itself).
+ */
 export async function* listLocal(
   source: string,
   file: string,
   signal: AbortSignal | undefined,
-): AsyncGenerator<string> {
+  options: ListInputOptions,
+): AsyncGenerator<SourceEntry> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(file);
@@ -21,22 +25,24 @@ export async function* listLocal(
     }
     throw new SourceError('SOURCE_READ', source, `cannot access ${file} (${String(code)})`, { cause });
   }
-  if (info.isDirectory()) {
-    yield* walkDirectory(source, file, signal);
+  if (!info.isDirectory()) {
+    yield* listFile(source, { kind: 'local', path: file }, file, options, signal);
     return;
   }
-  const format = manifestFormatOf(file);
-  if (format === undefined) {
-    yield file;
-    return;
+  const { format } = options;
+  const wanted =
+    format === undefined
+      ? (name: string) => isImageName(name) || isTarName(name)
+      : (name: string) => inputFormatOf(name) === format;
+  for await (const found of walkDirectory(source, file, wanted, signal)) {
+    yield* listFile(found, { kind: 'local', path: found }, found, options, signal);
   }
-  const stream = createReadStream(file);
-  yield* listLines(source, stream, format, { kind: 'local', dir: path.dirname(file) }, signal);
 }
 
 async function* walkDirectory(
   source: string,
   dir: string,
+  wanted: (name: string) => boolean,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<string> {
   signal?.throwIfAborted();
@@ -54,13 +60,13 @@ async function* walkDirectory(
   for (const { entry } of sorted) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      yield* walkDirectory(source, full, signal);
-    } else if (isImageName(entry.name)) {
+      yield* walkDirectory(source, full, wanted, signal);
+    } else if (wanted(entry.name)) {
       if (entry.isFile()) {
         yield full;
       } else if (entry.isSymbolicLink()) {
-        // A link to an image file is kept; links to folders are never followed, so the walk cannot leave the
-        // tree or loop.
+        // A link to a file is kept; links to folders are never followed, so the walk cannot leave the tree or
+        // loop.
         const target = await stat(full).catch(() => undefined);
         if (target?.isFile()) yield full;
       }

@@ -1,22 +1,25 @@
-import type { Readable } from 'node:stream';
 import {
-  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { SourceError } from '../errors.js';
-import { classifyS3Error } from '../storage/s3-client.js';
 import { formatS3Uri, parseS3Uri } from '../uri.js';
-import { listLines } from './manifest-source.js';
-import { isImageName, manifestFormatOf, SOURCE_HELP } from './source-kinds.js';
+import { listFile } from './list-file.js';
+import { s3SourceError } from './source-bytes.js';
+import type { ListInputOptions, SourceEntry } from './source-entry.js';
+import { FORMAT_NAMES, inputFormatOf, isImageName, isTarName } from './source-kinds.js';
 
-/** Lists an S3 manifest (its entries), an image key (itself, after a HEAD) or a prefix (its image keys). */
+/**
+ * Lists an S3 source: a manifest (its entries), a tar shard or an image key (itself, after a HEAD), or a prefix
+ * (its images and tar shards, or with `--input-format` its files of that format, each listed in turn).
+ */
 export async function* listS3(
   source: string,
   deps: { s3: S3Client | (() => S3Client); signal?: AbortSignal | undefined },
-): AsyncGenerator<string> {
+  options: ListInputOptions,
+): AsyncGenerator<SourceEntry> {
   let bucket: string;
   let key: string;
   try {
@@ -27,44 +30,31 @@ export async function* listS3(
     });
   }
   const client = typeof deps.s3 === 'function' ? deps.s3() : deps.s3;
-  const format = key.endsWith('/') ? undefined : manifestFormatOf(key);
-  if (format !== undefined) {
-    let body: Readable;
-    try {
-      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
-        ...(deps.signal !== undefined ? { abortSignal: deps.signal } : {}),
-      });
-      body = response.Body as Readable;
-    } catch (cause) {
-      throw s3SourceError(source, cause, deps.signal);
+  const signal = deps.signal;
+  const isFolder = key === '' || key.endsWith('/');
+  const format = isFolder ? undefined : (options.format ?? inputFormatOf(key));
+  if (format !== undefined || (!isFolder && isImageName(key))) {
+    if (format === 'tar' || format === undefined) {
+      // A single shard or image is checked up front, so a typo fails the submit rather than becoming an error row.
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), signalOption(signal));
+      } catch (cause) {
+        throw s3SourceError(source, cause, signal);
+      }
     }
-    const slash = key.lastIndexOf('/');
-    yield* listLines(
-      source,
-      body,
-      format,
-      { kind: 's3', bucket, prefix: key.slice(0, slash + 1) },
-      deps.signal,
-    );
-    return;
-  }
-  if (key !== '' && !key.endsWith('/') && isImageName(key)) {
-    try {
-      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
-        ...(deps.signal !== undefined ? { abortSignal: deps.signal } : {}),
-      });
-    } catch (cause) {
-      throw s3SourceError(source, cause, deps.signal);
-    }
-    yield source;
+    yield* listFile(source, { kind: 's3', bucket, key, client }, source, options, signal);
     return;
   }
   // Anything else is a folder-like prefix: "s3://b/photos" lists photos/, not photos2/.
-  const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+  const prefix = isFolder ? key : `${key}/`;
+  const wanted =
+    options.format === undefined
+      ? (name: string) => isImageName(name) || isTarName(name)
+      : (name: string) => inputFormatOf(name) === options.format;
   let continuationToken: string | undefined;
   let seenAny = false;
   do {
-    deps.signal?.throwIfAborted();
+    signal?.throwIfAborted();
     let page: ListObjectsV2CommandOutput;
     try {
       page = await client.send(
@@ -73,17 +63,19 @@ export async function* listS3(
           Prefix: prefix,
           ...(continuationToken !== undefined ? { ContinuationToken: continuationToken } : {}),
         }),
-        { ...(deps.signal !== undefined ? { abortSignal: deps.signal } : {}) },
+        signalOption(signal),
       );
     } catch (cause) {
-      throw s3SourceError(source, cause, deps.signal);
+      throw s3SourceError(source, cause, signal);
     }
     for (const object of page.Contents ?? []) {
       if (object.Key === undefined) continue;
       seenAny = true;
       const relative = object.Key.slice(prefix.length);
       if (relative.split('/').some((segment) => segment.startsWith('.'))) continue;
-      if (isImageName(object.Key)) yield formatS3Uri(bucket, object.Key);
+      if (!wanted(object.Key)) continue;
+      const uri = formatS3Uri(bucket, object.Key);
+      yield* listFile(uri, { kind: 's3', bucket, key: object.Key, client }, uri, options, signal);
     }
     continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (continuationToken !== undefined);
@@ -91,26 +83,12 @@ export async function* listS3(
     throw new SourceError(
       'SOURCE_NOT_FOUND',
       source,
-      `no objects under s3://${bucket}/${prefix}; check the bucket and prefix (S3 prefixes are case-sensitive)`,
+      `no objects under s3://${bucket}/${prefix}; check the bucket and prefix (S3 prefixes are case-sensitive)` +
+        (isFolder ? '' : `, or name a file: ${FORMAT_NAMES}`),
     );
   }
 }
 
-function s3SourceError(source: string, cause: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted) return signal.reason;
-  const info = classifyS3Error(cause);
-  if (info.noSuchBucket) {
-    return new SourceError('SOURCE_NOT_FOUND', source, 'the bucket does not exist', { cause });
-  }
-  if (info.notFound) {
-    return new SourceError('SOURCE_NOT_FOUND', source, `the object does not exist; ${SOURCE_HELP}`, {
-      cause,
-    });
-  }
-  if (info.forbidden) {
-    return new SourceError('SOURCE_READ', source, 'access denied; check the credentials and bucket policy', {
-      cause,
-    });
-  }
-  return new SourceError('SOURCE_READ', source, `S3 request failed (${info.name})`, { cause });
+function signalOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal !== undefined ? { abortSignal: signal } : {};
 }

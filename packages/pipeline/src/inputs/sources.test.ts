@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../errors.js';
 import { isImageName } from './source-kinds.js';
 import { listSource } from './sources.js';
-import { csvRecords, textLines } from './text-records.js';
+import { textLines } from './text-records.js';
 
 const noS3 = (): S3Client => {
   throw new Error('S3 must not be used for local sources');
@@ -15,7 +15,8 @@ const noS3 = (): S3Client => {
 
 async function collect(source: string, stdin?: NodeJS.ReadableStream): Promise<string[]> {
   const out: string[] = [];
-  for await (const uri of listSource(source, { s3: noS3, ...(stdin ? { stdin } : {}) })) out.push(uri);
+  for await (const entry of listSource(source, { s3: noS3, ...(stdin ? { stdin } : {}) }))
+    out.push(entry.uri);
   return out;
 }
 
@@ -102,12 +103,14 @@ describe('listSource on local paths', () => {
   it('names the problem when a manifest is malformed', async () => {
     const csv = path.join(root, 'm', 'bad.csv');
     await writeFile(csv, 'path,label\na.jpg,1\n');
-    await expect(collect(csv)).rejects.toThrow(/CSV header has no "uri" column \(found: "path", "label"\)/);
+    await expect(collect(csv)).rejects.toThrow(
+      /CSV header has no "uri" or "url" column \(found: "path", "label"\); name it with --url-col/,
+    );
     const jsonl = path.join(root, 'm', 'bad.jsonl');
     await writeFile(jsonl, '{"uri":"a.jpg"}\n{"path":"b.jpg"}\n');
     await expect(collect(jsonl)).rejects.toMatchObject({
       code: 'SOURCE_INVALID',
-      message: expect.stringMatching(/line 2 has no string "uri" field/),
+      message: expect.stringMatching(/line 2 has no string "uri" or "url" field/),
     });
   });
 
@@ -118,9 +121,9 @@ describe('listSource on local paths', () => {
     const started = performance.now();
     let count = 0;
     let last = '';
-    for await (const uri of listSource(manifest, { s3: noS3 })) {
+    for await (const entry of listSource(manifest, { s3: noS3 })) {
       count++;
-      last = uri;
+      last = entry.uri;
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(
@@ -136,7 +139,7 @@ describe('listSource on local paths', () => {
     expect(error).toBeInstanceOf(SourceError);
     expect(error).toMatchObject({ code: 'SOURCE_NOT_FOUND' });
     expect((error as Error).message).toContain(missing);
-    expect((error as Error).message).toMatch(/expected a directory of images, an image file, a manifest/);
+    expect((error as Error).message).toMatch(/expected a directory, an image file, manifests .txt\/.lst/);
   });
 });
 
@@ -156,23 +159,13 @@ describe('listSource on URLs and stdin', () => {
   });
 });
 
-describe('line and CSV readers', () => {
+describe('line reader and names', () => {
   it('split lines across chunk boundaries, including a multi-byte character split between chunks', async () => {
     const bytes = Buffer.from('α\r\nbé\nlast', 'utf8');
     const chunks = [bytes.subarray(0, 1), bytes.subarray(1, 4), bytes.subarray(4, 6), bytes.subarray(6)];
     const lines: string[] = [];
     for await (const line of textLines(Readable.from(chunks))) lines.push(line);
     expect(lines).toEqual(['α', 'bé', 'last']);
-  });
-
-  it('parse quotes split across chunks', async () => {
-    const records: string[][] = [];
-    for await (const record of csvRecords(Readable.from(['a,"b"', '"c",d\n"x\r', '\ny",""\n'])))
-      records.push(record);
-    expect(records).toEqual([
-      ['a', 'b"c', 'd'],
-      ['x\r\ny', ''],
-    ]);
   });
 
   it('recognise image extensions case-insensitively', () => {

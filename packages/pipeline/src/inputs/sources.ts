@@ -3,10 +3,13 @@ import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SourceError } from '../errors.js';
 import { schemeOf } from '../uri.js';
+import { countBraces, expandBraces, hasBraces } from './brace-range.js';
+import { listFile } from './list-file.js';
 import { listLocal } from './local-source.js';
-import { listLines } from './manifest-source.js';
+import { listTextManifest } from './manifest-source.js';
 import { listS3 } from './s3-source.js';
-import { SOURCE_HELP } from './source-kinds.js';
+import { entryOf, type ListInputOptions, type SourceEntry } from './source-entry.js';
+import { inputFormatOf, manifestFormatOf, SOURCE_HELP } from './source-kinds.js';
 
 /** Dependencies of {@link listSource}. */
 export interface ListSourceDeps {
@@ -19,42 +22,76 @@ export interface ListSourceDeps {
 }
 
 /**
- * Lists the input URIs of a source, streaming: absolute local paths, `s3://bucket/key` and `http(s)://` URLs.
+ * Lists the inputs of a source, streaming, in a deterministic order (so chunks are numbered the same when a run
+ * resumes): images (absolute local paths, `s3://bucket/key`, `http(s)://` URLs) and WebDataset tar shards, whose
+ * members the worker reads.
  *
- * - A local directory is walked recursively in a deterministic order (entries sorted by UTF-8 bytes, folders as
- *   `name/`), keeping image files by extension, skipping dot files and dot folders and never following symlinked
- *   folders (a symlinked image file is kept).
- * - A local image file (or any file that is not a manifest) yields itself.
- * - `s3://bucket/prefix/` lists image keys page by page; `s3://bucket/key.jpg` yields itself after a HEAD.
- * - A manifest (local or s3://, by extension) yields its entries in file order: `.txt`/`.lst` one per line with
- *   `#` comments and blank lines skipped, `.csv` the `uri` column, `.jsonl`/`.ndjson` the `uri` field. Relative
- *   paths resolve against the manifest's folder. Entries are not expanded further.
- * - `http(s)://` yields itself; `-` yields the lines of `deps.stdin` (relative paths resolve against the cwd).
+ * - A local directory is walked recursively (entries sorted by UTF-8 bytes, folders as `name/`), keeping images
+ *   and tar shards by extension (with `--input-format F`: its files of format F, each listed), skipping dot files
+ *   and dot folders and never following symlinked folders. `s3://bucket/prefix/` is listed page by page alike.
+ * - A file (local, `s3://` or `http(s)://`) is read by its format, from `options.format` or its extension: a
+ *   manifest (`.txt`/`.lst` one URI per line, `.csv`, `.tsv`, `.jsonl`/`.ndjson`, each optionally gzip- or
+ *   zstd-compressed, and `.parquet`) yields its rows in file order with the columns `options` pick; a tar shard
+ *   (`.tar`, `.tar.gz`, `.tgz`) and an image yield themselves. A local or S3 file of unknown extension is an
+ *   error naming the formats; an http(s) URL of no known format is taken as an image.
+ * - Brace patterns as WebDataset writes them (`s3://b/shards/{00000..00999}.tar`, `{a,b}`) expand in order; each
+ *   URI is an input (a manifest by its name is listed), not checked for existence: a missing one is an error row.
+ * - `-` reads URIs from `deps.stdin`, one per line (or in `options.format`); relative paths resolve against the
+ *   cwd, and relative manifest entries against the manifest's folder.
  *
- * Missing sources throw {@link SourceError} `SOURCE_NOT_FOUND`.
+ * Missing sources throw {@link SourceError} `SOURCE_NOT_FOUND`; unreadable ones `SOURCE_INVALID` or `SOURCE_READ`.
  */
-export async function* listSource(source: string, deps: ListSourceDeps): AsyncGenerator<string> {
+export async function* listSource(
+  source: string,
+  deps: ListSourceDeps,
+  options: ListInputOptions = {},
+): AsyncGenerator<SourceEntry> {
   deps.signal?.throwIfAborted();
   if (typeof source !== 'string' || source.trim() === '') {
     throw new SourceError('SOURCE_INVALID', String(source), `empty source; ${SOURCE_HELP}`);
   }
   if (source === '-') {
     if (deps.stdin === undefined) throw new SourceError('SOURCE_INVALID', source, 'stdin is not available');
-    yield* listLines(source, deps.stdin, 'lines', { kind: 'local', dir: process.cwd() }, deps.signal);
+    const format = options.format === undefined ? 'lines' : options.format;
+    if (format === 'parquet' || format === 'tar') {
+      throw new SourceError('SOURCE_INVALID', source, `stdin cannot be read as ${format}; save it to a file`);
+    }
+    const base = { kind: 'local', dir: process.cwd() } as const;
+    yield* listTextManifest(source, deps.stdin, format, base, options, deps.signal);
+    return;
+  }
+  if (hasBraces(source)) {
+    countBraces(source);
+    for (const uri of expandBraces(source)) {
+      const resolved = schemeOf(uri) === undefined ? path.resolve(uri) : uri;
+      if (manifestFormatOf(uri) !== undefined && options.format !== 'tar') {
+        yield* listSource(resolved, deps, options);
+      } else if (options.format === 'tar') {
+        yield { kind: 'tar', uri: resolved };
+      } else {
+        yield entryOf(resolved);
+      }
+    }
     return;
   }
   const scheme = schemeOf(source);
   if (scheme === 'http' || scheme === 'https') {
+    let url: URL;
     try {
-      new URL(source);
+      url = new URL(source);
     } catch (cause) {
       throw new SourceError('SOURCE_INVALID', source, 'not a valid URL', { cause });
     }
-    yield source;
+    // URLs of images often have no extension: only a name of a known format is read as one.
+    if ((options.format ?? inputFormatOf(url.pathname)) === undefined) {
+      yield { kind: 'image', uri: source, key: null, cols: null };
+      return;
+    }
+    yield* listFile(source, { kind: 'http', url: source }, source, options, deps.signal);
     return;
   }
   if (scheme === 's3') {
-    yield* listS3(source, deps);
+    yield* listS3(source, deps, options);
     return;
   }
   let file: string;
@@ -69,5 +106,5 @@ export async function* listSource(source: string, deps: ListSourceDeps): AsyncGe
   } else {
     throw new SourceError('SOURCE_INVALID', source, `unsupported scheme ${scheme}://; ${SOURCE_HELP}`);
   }
-  yield* listLocal(source, file, deps.signal);
+  yield* listLocal(source, file, deps.signal, options);
 }

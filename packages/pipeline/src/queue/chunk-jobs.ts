@@ -10,11 +10,22 @@ export const DEFAULT_QUEUE_NAME = 'vgg-chunks';
  */
 export const DEFAULT_KEY_PREFIX = 'vgg';
 
-/** One job is a chunk of many URIs: Redis stays small at millions of images. */
+/**
+ * One job is a chunk of many URIs: Redis stays small at millions of images. A chunk is either images, one row
+ * each (with their manifest keys and kept columns when the run has them), or one WebDataset tar shard whose image
+ * members are its rows, as the worker finds them when it streams the shard.
+ */
 export interface ChunkJobData {
   runId: string;
   chunkIndex: number;
+  /** The images, one row each; for a `tar` chunk, the one shard. */
   uris: string[];
+  /** `tar`: `uris[0]` is a tar shard. Absent: images. */
+  kind?: 'tar';
+  /** `--key-col` values, parallel to `uris`; absent when no image has one. */
+  keys?: (string | null)[];
+  /** `--keep-cols` values by column, each parallel to `uris`; absent when the run keeps none. */
+  cols?: Record<string, (string | null)[]>;
 }
 
 /** Deterministic, so re-submitting a run adds nothing twice (BullMQ ignores an existing job id). */

@@ -1,5 +1,6 @@
 import { readShardSummary, type ShardSummaryColumns } from '../formats/shard-reader.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { type ShardInput, TAR_METADATA_KEY } from './chunk-input.js';
 import { shardKeyFor } from './output-layout.js';
 
 /** One committed chunk, as recorded after its shard is durably written. */
@@ -19,6 +20,10 @@ export interface ChunkRecord {
   workerId: string;
   /** The chunk failed permanently; its rows are error rows with reason `chunk_failed`. */
   failed?: boolean;
+  /** Rows whose bytes (sha256) the worker had inferred already in this run, reusing that result. */
+  duplicates?: number;
+  /** A tar chunk's members that are not images (not rows). */
+  skippedMembers?: number;
   npyKeys?: string[];
   committedAt: string;
 }
@@ -48,12 +53,12 @@ export function tallyRows(rows: Iterable<{ status: string; error: string | null;
 
 /**
  * Rebuilds a chunk's commit record from its shard, for a shard that exists without a record (Redis lost its data,
- * or the worker died between writing the shard and recording it).
+ * or the worker died between writing the shard and recording it), with the input the shard holds rows of.
  */
 export async function recoverChunkRecord(
   store: ObjectStore,
   chunkIndex: number,
-): Promise<ChunkRecord | null> {
+): Promise<{ record: ChunkRecord; input: ShardInput } | null> {
   const shardKey = shardKeyFor(chunkIndex);
   let columns: ShardSummaryColumns;
   try {
@@ -62,7 +67,10 @@ export async function recoverChunkRecord(
     return null;
   }
   const tally = tallyRows(columns.status.map((status, i) => ({ status, error: columns.error[i] ?? null })));
-  return {
+  const tar = columns.metadata.get(TAR_METADATA_KEY);
+  const input: ShardInput =
+    tar === undefined ? { kind: 'images', uris: columns.uri } : { kind: 'tar', uri: tar };
+  const record: ChunkRecord = {
     chunkIndex,
     shardKey,
     ...tally,
@@ -71,4 +79,5 @@ export async function recoverChunkRecord(
     ...(tally.errorsByReason.chunk_failed ? { failed: true } : {}),
     committedAt: new Date().toISOString(),
   };
+  return { record, input };
 }

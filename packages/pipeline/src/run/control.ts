@@ -1,10 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import { runNotFound } from '../errors.js';
-import { readShardUris } from '../formats/shard-reader.js';
+import { readShardSummary, readShardTextColumns } from '../formats/shard-reader.js';
 import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
 import { openRunOutput } from './output-layout.js';
 import { RUN_OPTIONS } from './run-options.js';
+import { TAR_METADATA_KEY } from './chunk-input.js';
+import { keptColumnsOf } from './output-columns.js';
+import type { RunSpec } from './run-spec.js';
 import type { RunStore } from './run-store.js';
 
 export interface RunControlDeps {
@@ -56,14 +59,8 @@ export async function retryFailed(
   const generation = Date.now();
   const jobs: ChunkJob[] = [];
   for (const record of targets) {
-    const uris = readShardUris(await store.get(record.shardKey));
-    jobs.push(
-      chunkJob(
-        { runId, chunkIndex: record.chunkIndex, uris },
-        options.attempts ?? RUN_OPTIONS.attempts.default,
-        generation,
-      ),
-    );
+    const data = chunkFromShard(runId, record.chunkIndex, await store.get(record.shardKey), status.spec);
+    jobs.push(chunkJob(data, options.attempts ?? RUN_OPTIONS.attempts.default, generation));
   }
   // Re-open before removing records, so no finaliser sees a complete run with stale chunks in between.
   await deps.runStore.reopen(runId);
@@ -73,4 +70,21 @@ export async function retryFailed(
   );
   await deps.queue.addBulk(jobs);
   return { chunks: targets.length, images: targets.reduce((n, r) => n + r.rows, 0) };
+}
+
+/**
+ * A chunk's job data rebuilt from its shard: a tar chunk streams its shard again (the shard's metadata names it);
+ * an image chunk lists its rows' URIs again, with their keys and kept columns.
+ */
+function chunkFromShard(runId: string, chunkIndex: number, bytes: Uint8Array, spec: RunSpec): ChunkJobData {
+  const summary = readShardSummary(bytes);
+  const tar = summary.metadata.get(TAR_METADATA_KEY);
+  if (tar !== undefined) return { runId, chunkIndex, uris: [tar], kind: 'tar' };
+  const kept = keptColumnsOf(spec);
+  const text = readShardTextColumns(bytes, ['key', ...kept]);
+  const data: ChunkJobData = { runId, chunkIndex, uris: summary.uri };
+  const keys = text.key ?? [];
+  if (keys.some((key) => key !== null)) data.keys = keys;
+  if (kept.length > 0) data.cols = Object.fromEntries(kept.map((name) => [name, text[name] ?? []]));
+  return data;
 }

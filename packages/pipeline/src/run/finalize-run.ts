@@ -62,6 +62,8 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
         ok: r.ok,
         error: r.error,
         errorsByReason: r.errorsByReason,
+        ...(r.duplicates ? { duplicates: r.duplicates } : {}),
+        ...(r.skippedMembers ? { skippedMembers: r.skippedMembers } : {}),
       })),
       ...(status.spec.output.npy ? { npy } : {}),
     });

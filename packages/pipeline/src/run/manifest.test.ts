@@ -56,7 +56,7 @@ describe('buildManifest', () => {
         { key: 'shards/part-00000.parquet', chunkIndex: 0, rows: 3, ok: 1, error: 2 },
         { key: 'shards/part-00002.parquet', chunkIndex: 2, rows: 2, ok: 1, error: 1 },
       ],
-      totals: { inputs: 5, rows: 5, ok: 2, error: 3 },
+      totals: { inputs: 5, rows: 5, ok: 2, error: 3, duplicates: 0, skippedMembers: 0 },
       errorsByReason: { decode: 2, not_found: 1 },
     });
     expect(Object.keys(manifest.errorsByReason)).toEqual(['decode', 'not_found']);

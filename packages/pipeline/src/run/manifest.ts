@@ -64,7 +64,19 @@ export interface Manifest {
   topK: number;
   /** Sorted by chunk index. */
   shards: ManifestShard[];
-  totals: { inputs: number; rows: number; ok: number; error: number };
+  /**
+   * `inputs`: what the sources listed (images and tar shards); `rows`: one per image, tar member image or error;
+   * `duplicates`: rows whose bytes (sha256) a worker had already inferred in this run, reusing that result;
+   * `skippedMembers`: tar members that are not images (not rows).
+   */
+  totals: {
+    inputs: number;
+    rows: number;
+    ok: number;
+    error: number;
+    duplicates: number;
+    skippedMembers: number;
+  };
   /** Error rows by reason code, keys sorted. */
   errorsByReason: Record<string, number>;
   npy?: ManifestNpy[];
@@ -73,6 +85,10 @@ export interface Manifest {
 /** A shard as a worker reports it, with its error counts by reason. */
 export interface ShardSummary extends ManifestShard {
   errorsByReason: Record<string, number>;
+  /** Rows that reused an earlier row's result (same sha256). Default 0. */
+  duplicates?: number;
+  /** Tar members that are not images. Default 0. */
+  skippedMembers?: number;
 }
 
 /** Input of {@link buildManifest}. */
@@ -106,7 +122,7 @@ export function buildManifest(input: BuildManifestInput): Manifest {
   if (!Number.isInteger(input.topK) || input.topK < 0)
     throw invalidOption('topK', 'non-negative integer', input.topK);
   const seen = new Set<number>();
-  const totals = { inputs: input.inputs, rows: 0, ok: 0, error: 0 };
+  const totals = { inputs: input.inputs, rows: 0, ok: 0, error: 0, duplicates: 0, skippedMembers: 0 };
   const reasons = new Map<string, number>();
   for (const shard of input.shards) {
     if (!Number.isSafeInteger(shard.chunkIndex) || shard.chunkIndex < 0 || seen.has(shard.chunkIndex)) {
@@ -123,6 +139,8 @@ export function buildManifest(input: BuildManifestInput): Manifest {
     totals.rows += shard.rows;
     totals.ok += shard.ok;
     totals.error += shard.error;
+    totals.duplicates += shard.duplicates ?? 0;
+    totals.skippedMembers += shard.skippedMembers ?? 0;
     for (const [reason, count] of Object.entries(shard.errorsByReason)) {
       reasons.set(reason, (reasons.get(reason) ?? 0) + count);
     }

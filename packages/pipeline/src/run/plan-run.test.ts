@@ -21,10 +21,26 @@ describe('planRun', () => {
       createdAt: now.toISOString(),
       model: { model: 'vgg16', seed: 0 },
       preprocess: {},
+      input: { keepCols: [] },
       output: { out: '/tmp/o', topK: 5, taps: [], l2Normalize: false, dtype: 'float32', npy: false },
       chunkSize: 256,
     });
     expect(attempts).toBe(3);
+  });
+
+  it('stores how sources are read and refuses kept columns that clash with the outputs', () => {
+    const { spec } = planRun(
+      { out: '/tmp/o', inputFormat: 'tsv', urlCol: 'URL', keyCol: 'id', keepCols: ['caption', 'NSFW'] },
+      now,
+    );
+    expect(spec.input).toEqual({ format: 'tsv', urlCol: 'URL', keyCol: 'id', keepCols: ['caption', 'NSFW'] });
+    expect(() => planRun({ out: '/tmp/o', keepCols: ['caption', 'status'] }, now)).toThrow(
+      /Expected names other than the outputs' own columns \(uri, key, status.*\) for --keep-cols but received "caption,status"/,
+    );
+    expect(() => planRun({ out: '/tmp/o', keepCols: ['a', 'a'] }, now)).toThrow(
+      /each column once for --keep-cols/,
+    );
+    expect(() => planRun({ out: '/tmp/o', inputFormat: 'xls' as never }, now)).toThrow(/--input-format/);
   });
 
   it("keeps torchvision's resize ratio and crop for other input sizes, and maps the output flags", () => {

@@ -3,6 +3,7 @@ import { isVggError, listTaps, resolvePreprocessOptions, resolveVggConfig, type 
 import { isPipelineError, RunError } from '../errors.js';
 import { parseLocation } from '../storage/location.js';
 import { modelOptionsForRun } from './model-binding.js';
+import { checkKeptColumns } from './output-columns.js';
 import {
   RUN_OPTIONS,
   type RunOptionSection,
@@ -17,6 +18,7 @@ import {
   generateRunId,
   type RunModelSpec,
   type RunOutputSpec,
+  type RunInputSpec,
   type RunPreprocessSpec,
   type RunSpec,
   validateRunId,
@@ -46,6 +48,7 @@ export function planRun(input: RunOptionsInput, now: Date = new Date()): RunPlan
     createdAt: now.toISOString(),
     model: sections.model as RunModelSpec,
     preprocess: sections.preprocess as RunPreprocessSpec,
+    input: sections.input as unknown as RunInputSpec,
     output: { ...sections.output, out: outputRoot(options.out) } as RunOutputSpec,
     chunkSize: sections.run.chunkSize as number,
   };
@@ -109,6 +112,8 @@ function validateSpec(spec: RunSpec): void {
       '--l2, --fp16 and --npy apply to embeddings; add --taps (for example --taps fc7).',
     );
   }
+  const keptProblem = checkKeptColumns(spec.input.keepCols);
+  if (keptProblem !== null) throw invalid('keepCols', keptProblem, spec.input.keepCols.join(','));
   const preprocess = attempt('cropSize', () => resolvePreprocessOptions(spec.preprocess), 'preprocess');
   // The engine feeds the crop to the model as is, so it must be the model's input size.
   const inputSize = config?.inputSize ?? model.inputSize;

@@ -15,11 +15,15 @@ export function progressOf(status: RunStatus, now = Date.now()): RunProgress {
   const end = status.state === 'finalized' ? lastCommit : now;
   const elapsed = Math.max(0.001, (end - started) / 1000);
   const imagesPerSecond = status.rows / elapsed;
-  const total = status.totalInputs;
-  const fraction = total ? status.rows / total : total === 0 ? 1 : null;
+  // Tar shards hold an unknown number of images until read: such runs progress by chunks.
+  const byChunks = (status.tarShards ?? 0) > 0;
+  const total = byChunks ? status.totalChunks : status.totalInputs;
+  const done = byChunks ? status.committedChunks : status.rows;
+  const fraction = total ? done / total : total === 0 ? 1 : null;
+  const perSecond = byChunks ? status.committedChunks / elapsed : imagesPerSecond;
   const etaSeconds =
-    total !== null && imagesPerSecond > 0 && status.state !== 'finalized'
-      ? Math.max(0, (total - status.rows) / imagesPerSecond)
+    total !== null && perSecond > 0 && status.state !== 'finalized'
+      ? Math.max(0, (total - done) / perSecond)
       : null;
   return { status, imagesPerSecond, etaSeconds, fraction };
 }

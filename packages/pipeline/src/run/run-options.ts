@@ -1,5 +1,6 @@
 import { type FlagInput, type FlagSpec, type FlagTable, type FlagValues, flagName } from 'vgg-cli-kit';
 import { DEFAULT_MODEL, DEFAULT_SEED, MODEL_FLAGS, PREPROCESS_FLAGS } from 'vgg-core';
+import { INPUT_FORMATS } from '../inputs/source-kinds.js';
 
 /**
  * THE definition of a run's options. `vgg-producer submit` and `vgg-local` derive their flags, environment twins
@@ -10,7 +11,7 @@ import { DEFAULT_MODEL, DEFAULT_SEED, MODEL_FLAGS, PREPROCESS_FLAGS } from 'vgg-
  */
 
 /** Where an option's value goes: a section of the stored spec, its top level (`run`), or the chunk jobs. */
-export type RunOptionSection = 'model' | 'preprocess' | 'output' | 'run' | 'job';
+export type RunOptionSection = 'model' | 'preprocess' | 'input' | 'output' | 'run' | 'job';
 
 /** What a run option adds to a flag: its home in the spec. */
 export interface RunOptionTarget {
@@ -130,6 +131,39 @@ export const RUN_OPTIONS = {
     store: (on: boolean) => (on ? false : undefined),
   },
 
+  // --- how sources are read (RunInputSpec) ---
+  inputFormat: {
+    kind: 'choice',
+    choices: INPUT_FORMATS,
+    defaultText: 'by extension',
+    description:
+      'read every file source (and the files of a directory or prefix) as this format; text manifests may be gzip or zstd',
+    section: 'input',
+    field: 'format',
+  },
+  urlCol: {
+    kind: 'string',
+    valueName: 'name',
+    defaultText: 'uri, else url',
+    description: 'manifest column (CSV, TSV, Parquet) or JSON field holding each image URI',
+    section: 'input',
+  },
+  keyCol: {
+    kind: 'string',
+    valueName: 'name',
+    defaultText: "none; tar shards: WebDataset's __key__",
+    description: "manifest column or field carried into each row's key",
+    section: 'input',
+  },
+  keepCols: {
+    kind: 'list',
+    default: [],
+    defaultText: 'none',
+    description:
+      "columns carried into output columns of the same names (text): manifest columns or fields, or for tar shards fields of a sample's .json and its members by extension (txt)",
+    section: 'input',
+  },
+
   // --- the run and its jobs ---
   chunkSize: {
     kind: 'integer',
@@ -187,7 +221,7 @@ export type RunOptionSections = Record<RunOptionSection, Record<string, unknown>
 
 /** Distributes options over the sections of the spec, as each entry of {@link RUN_OPTIONS} says. */
 export function sectionsOf(options: RunOptions): RunOptionSections {
-  const sections: RunOptionSections = { model: {}, preprocess: {}, output: {}, run: {}, job: {} };
+  const sections: RunOptionSections = { model: {}, preprocess: {}, input: {}, output: {}, run: {}, job: {} };
   const all = options as Readonly<Record<string, unknown>>;
   const table: RunOptionTable = RUN_OPTIONS;
   for (const [key, target] of Object.entries(table)) {

@@ -1,5 +1,6 @@
 import type { InferenceRequest, ModelFlagValues, PreprocessOptions } from 'vgg-core';
 import { invalidOption } from '../errors.js';
+import type { ListInputOptions } from '../inputs/source-entry.js';
 
 /**
  * What a run is: built once from its {@link RunOptions} at submit, stored in Redis, and read by every worker, so
@@ -29,11 +30,18 @@ export type RunOutputSpec = InferenceRequest & {
   npy: boolean;
 };
 
+/**
+ * How the run's sources are read (the producer's listing) and which of their columns its rows carry (`keepCols`
+ * become output columns of every shard, see output-columns.ts).
+ */
+export type RunInputSpec = ListInputOptions & { keepCols: string[] };
+
 export interface RunSpec {
   runId: string;
   createdAt: string;
   model: RunModelSpec;
   preprocess: RunPreprocessSpec;
+  input: RunInputSpec;
   output: RunOutputSpec;
   /** URIs per chunk job. */
   chunkSize: number;

@@ -16,6 +16,8 @@ export interface RunStatus {
   /** Set once the producer has enqueued every chunk. */
   totalChunks: number | null;
   totalInputs: number | null;
+  /** Of the inputs, tar shards (whose image count is known only once read); null before enqueueing ended. */
+  tarShards: number | null;
   committedChunks: number;
   rows: number;
   ok: number;
@@ -87,7 +89,7 @@ export class RunStore {
     }
     const stored = await this.getSpec(spec.runId);
     if (!stored) throw new Error(`Run ${spec.runId} vanished while being created`);
-    for (const field of ['model', 'preprocess', 'output', 'chunkSize'] as const) {
+    for (const field of ['model', 'preprocess', 'input', 'output', 'chunkSize'] as const) {
       if (stableJson(stored[field]) !== stableJson(spec[field]))
         throw new RunError(
           'RUN_CONFLICT',
@@ -100,7 +102,7 @@ export class RunStore {
 
   async getSpec(runId: string): Promise<RunSpec | null> {
     const raw = await this.redis.hget(this.runKey(runId), 'spec');
-    return raw ? (JSON.parse(raw) as RunSpec) : null;
+    return raw ? parseSpec(raw) : null;
   }
 
   async getState(runId: string): Promise<RunState | null> {
@@ -108,10 +110,17 @@ export class RunStore {
   }
 
   /** Called by the producer once all chunks are enqueued; from then on the run can finalise. */
-  async markEnqueued(runId: string, totalChunks: number, totalInputs: number): Promise<void> {
+  async markEnqueued(runId: string, totalChunks: number, totalInputs: number, tarShards = 0): Promise<void> {
     const state = await this.getState(runId);
     if (state === 'cancelled') return;
-    const fields: (string | number)[] = ['totalChunks', totalChunks, 'totalInputs', totalInputs];
+    const fields: (string | number)[] = [
+      'totalChunks',
+      totalChunks,
+      'totalInputs',
+      totalInputs,
+      'tarShards',
+      tarShards,
+    ];
     // A resumed run that was finalised before stays finalised only if nothing new appeared.
     if (state === 'enqueuing' || state === null) fields.push('state', 'running');
     await this.redis.hset(this.runKey(runId), ...fields);
@@ -224,10 +233,11 @@ export class RunStore {
       error += r.error;
     }
     return {
-      spec: JSON.parse(hash.spec) as RunSpec,
+      spec: parseSpec(hash.spec),
       state: (hash.state ?? 'enqueuing') as RunState,
       totalChunks: hash.totalChunks ? Number(hash.totalChunks) : null,
       totalInputs: hash.totalInputs ? Number(hash.totalInputs) : null,
+      tarShards: hash.tarShards ? Number(hash.tarShards) : hash.totalInputs ? 0 : null,
       committedChunks: records.length,
       rows,
       ok,
@@ -237,6 +247,13 @@ export class RunStore {
       records,
     };
   }
+}
+
+/** A stored spec; runs submitted before input options existed read as reading their sources by extension. */
+function parseSpec(raw: string): RunSpec {
+  const spec = JSON.parse(raw) as RunSpec;
+  spec.input ??= { keepCols: [] };
+  return spec;
 }
 
 function stableJson(value: unknown): string {

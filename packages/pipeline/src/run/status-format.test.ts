@@ -10,12 +10,14 @@ function status(overrides: Partial<RunStatus>): RunStatus {
       createdAt: '2026-01-01T00:00:00.000Z',
       model: { model: 'vgg16', seed: 0 },
       preprocess: {},
+      input: { keepCols: [] },
       output: { out: '/tmp/out', topK: 5, taps: [], l2Normalize: false, dtype: 'float32', npy: false },
       chunkSize: 10,
     },
     state: 'running',
     totalChunks: 10,
     totalInputs: 100,
+    tarShards: 0,
     committedChunks: 4,
     rows: 40,
     ok: 38,
@@ -33,6 +35,19 @@ describe('run status display', () => {
     expect(progress.imagesPerSecond).toBe(2);
     expect(progress.etaSeconds).toBe(30);
     expect(progress.fraction).toBe(0.4);
+  });
+
+  it('counts progress in chunks when tar shards hide how many images a run has', () => {
+    const progress = progressOf(
+      status({ totalInputs: 10, tarShards: 10, rows: 4000 }),
+      Date.parse('2026-01-01T00:00:20.000Z'),
+    );
+    expect(progress.fraction).toBe(0.4);
+    expect(progress.etaSeconds).toBe(30);
+    expect(formatStatus(progress)).toContain(
+      'images   4000 done, 38 ok, 2 failed (inputs include 10 tar shards)',
+    );
+    expect(formatProgressBar(progress)).toContain(' 4000/? ');
   });
 
   it('draws a bar and a summary that says the weights are untrained', () => {

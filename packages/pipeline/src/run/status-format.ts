@@ -3,12 +3,14 @@ import type { RunProgress } from './progress.js';
 /** A human summary of a run: state, counts, rate, ETA and the most common errors. */
 export function formatStatus(progress: RunProgress): string {
   const { status } = progress;
-  const total = status.totalInputs;
+  const tarShards = status.tarShards ?? 0;
+  // With tar shards, the number of images is known only once every shard is read.
+  const total = tarShards > 0 ? null : status.totalInputs;
   const lines = [
     `run ${status.spec.runId}  ${status.state}${status.state === 'enqueuing' ? ' (producer still listing inputs)' : ''}`,
     `  out      ${status.spec.output.out}/${status.spec.runId}/`,
     `  model    ${status.spec.model.model}${status.spec.model.weights ? ` weights=${status.spec.model.weights}` : status.spec.model.onnx ? ` onnx=${status.spec.model.onnx}` : ` UNTRAINED (seeded init, seed ${status.spec.model.seed})`}`,
-    `  images   ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed`,
+    `  images   ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed${tarShards > 0 ? ` (inputs include ${tarShards} tar shards)` : ''}`,
     `  chunks   ${status.committedChunks}${status.totalChunks !== null ? ` / ${status.totalChunks}` : ''}`,
     `  rate     ${progress.imagesPerSecond.toFixed(1)} images/s${progress.etaSeconds !== null ? `, ETA ${formatDuration(progress.etaSeconds)}` : ''}`,
   ];
@@ -30,7 +32,8 @@ export function formatStatus(progress: RunProgress): string {
 export function formatProgressBar(progress: RunProgress, columns = 80): string {
   const { status } = progress;
   const fraction = progress.fraction ?? 0;
-  const tail = `${(fraction * 100).toFixed(1).padStart(5)}%  ${status.rows}/${status.totalInputs ?? '?'}  ${progress.imagesPerSecond.toFixed(1)} img/s${progress.etaSeconds !== null ? `  ETA ${formatDuration(progress.etaSeconds)}` : ''}${status.error ? `  ${status.error} failed` : ''}`;
+  const totalImages = (status.tarShards ?? 0) > 0 ? '?' : (status.totalInputs ?? '?');
+  const tail = `${(fraction * 100).toFixed(1).padStart(5)}%  ${status.rows}/${totalImages}  ${progress.imagesPerSecond.toFixed(1)} img/s${progress.etaSeconds !== null ? `  ETA ${formatDuration(progress.etaSeconds)}` : ''}${status.error ? `  ${status.error} failed` : ''}`;
   const width = Math.max(10, Math.min(50, columns - tail.length - 4));
   const filled = Math.round(fraction * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${tail}`;

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { invalidOption } from '../errors.js';
 import { listSource } from '../inputs/sources.js';
 import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
+import { ChunkBatch, shardMatchesChunk } from './chunk-input.js';
 import { recoverChunkRecord } from './chunk-record.js';
 import { finalizeRun } from './finalize-run.js';
 import { openRunOutput, shardKeyFor } from './output-layout.js';
@@ -13,7 +14,7 @@ import type { RunStore } from './run-store.js';
 
 /** A run to submit: where its images are, and its options (see RUN_OPTIONS). */
 export type SubmitOptions = RunOptionsInput & {
-  /** Local directories or files, s3:// prefixes, manifests (.txt/.csv/.jsonl, local or s3://), http(s) URLs, or `-`. */
+  /** Local directories or files, s3:// prefixes, manifests, tar shards and brace patterns (see listSource), or `-`. */
   sources: readonly string[];
 };
 
@@ -59,10 +60,11 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   if (!created) for await (const entry of store.list('shards/')) existingShards.add(entry.key);
 
   let inputs = 0;
+  let tarShards = 0;
   let chunkIndex = 0;
   let enqueued = 0;
   let skipped = 0;
-  let chunk: string[] = [];
+  const batch = new ChunkBatch(spec.input.keepCols);
   let pending: ChunkJob[] = [];
 
   const flushJobs = async () => {
@@ -71,39 +73,45 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     enqueued += pending.length;
     pending = [];
   };
-  const emitChunk = async () => {
-    const index = chunkIndex++;
-    const uris = chunk;
-    chunk = [];
+  const emitChunk = async (data: ChunkJobData) => {
+    const index = data.chunkIndex;
     if (committed.has(index)) {
       skipped += 1;
     } else if (existingShards.has(shardKeyFor(index))) {
-      // The shard exists but Redis has no record of it (for example Redis lost its data): adopt the shard.
-      const record = await recoverChunkRecord(store, index);
-      if (record && record.rows === uris.length) {
-        await deps.runStore.recordChunk(runId, record);
+      // The shard exists but Redis has no record of it (for example Redis lost its data): adopt the shard if it
+      // holds this chunk's rows.
+      const recovered = await recoverChunkRecord(store, index);
+      if (recovered && shardMatchesChunk(recovered, data)) {
+        await deps.runStore.recordChunk(runId, recovered.record);
         skipped += 1;
       } else {
-        pending.push(chunkJob({ runId, chunkIndex: index, uris }, attempts));
+        pending.push(chunkJob(data, attempts));
       }
     } else {
-      pending.push(chunkJob({ runId, chunkIndex: index, uris }, attempts));
+      pending.push(chunkJob(data, attempts));
     }
     if (pending.length >= ADD_BATCH) await flushJobs();
     deps.onProgress?.({ inputs, chunks: chunkIndex, enqueued: enqueued + pending.length, skipped });
   };
 
+  const listDeps = { s3: deps.s3, ...(deps.stdin ? { stdin: deps.stdin } : {}) };
   for (const source of sources) {
-    const uris = listSource(source, { s3: deps.s3, ...(deps.stdin ? { stdin: deps.stdin } : {}) });
-    for await (const uri of uris) {
-      chunk.push(uri);
+    for await (const entry of listSource(source, listDeps, spec.input)) {
       inputs += 1;
-      if (chunk.length >= chunkSize) await emitChunk();
+      if (entry.kind === 'tar') {
+        tarShards += 1;
+        // A shard is a chunk of its own, after the images listed before it.
+        if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
+        await emitChunk({ runId, chunkIndex: chunkIndex++, uris: [entry.uri], kind: 'tar' });
+        continue;
+      }
+      batch.add(entry);
+      if (batch.size >= chunkSize) await emitChunk(batch.take(runId, chunkIndex++));
     }
   }
-  if (chunk.length > 0) await emitChunk();
+  if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
   await flushJobs();
-  await deps.runStore.markEnqueued(runId, chunkIndex, inputs);
+  await deps.runStore.markEnqueued(runId, chunkIndex, inputs, tarShards);
   deps.onProgress?.({ inputs, chunks: chunkIndex, enqueued, skipped });
 
   // Every chunk may already be committed (a resumed, finished run): finalise here, since no worker will.

@@ -1,0 +1,174 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { FetchError, isPipelineError } from '../errors.js';
+import { classifyS3Error } from '../storage/s3-client.js';
+import { parseS3Uri, schemeOf } from '../uri.js';
+import { streamHttp } from './fetch-http.js';
+import { type FetchInputOptions, type ResolvedFetchOptions, resolveFetchOptions } from './fetch-options.js';
+import { StallTimer } from './stall-timer.js';
+
+/** Options of {@link streamInput}. */
+export interface StreamInputOptions extends FetchInputOptions {
+  /**
+   * Tries in all for opening and for resuming after a transient failure mid-stream (a reset, a stall, a 5xx):
+   * S3 and http(s) streams reopen with a Range request at the byte reached. Default 3.
+   */
+  attempts?: number;
+  /** Waits before retry `attempt`. Default: none. */
+  backoff?: (attempt: number, error: FetchError) => Promise<void>;
+}
+
+/**
+ * Streams an input's bytes (a tar shard) from a local path, `s3://bucket/key` or `http(s)://` URL, without
+ * holding more than one chunk: unlike fetchInput there is no size limit, and the stall timeout runs only while a
+ * read is pending, so a consumer may pause. Failures are {@link FetchError}s; caller aborts throw the signal's
+ * reason.
+ */
+export async function* streamInput(uri: string, options: StreamInputOptions): AsyncGenerator<Uint8Array> {
+  const resolved = resolveFetchOptions(options);
+  const attempts = options.attempts ?? 3;
+  let offset = 0;
+  for (let attempt = 1; ; attempt++) {
+    resolved.signal?.throwIfAborted();
+    try {
+      for await (const chunk of openAt(uri, resolved, offset)) {
+        offset += chunk.byteLength;
+        yield chunk;
+      }
+      return;
+    } catch (error) {
+      const scheme = schemeOf(uri);
+      const resumable = scheme === 's3' || scheme === 'http' || scheme === 'https';
+      if (!isPipelineError(error, 'FETCH_FAILED') || !error.transient || !resumable || attempt >= attempts) {
+        throw error;
+      }
+      await options.backoff?.(attempt, error);
+    }
+  }
+}
+
+function openAt(uri: string, options: ResolvedFetchOptions, offset: number): AsyncIterable<Uint8Array> {
+  const scheme = schemeOf(uri);
+  if (scheme === undefined || scheme === 'file') return streamLocal(uri, scheme === 'file', offset);
+  if (scheme === 's3') return streamS3(uri, options, offset);
+  if (scheme === 'http' || scheme === 'https') return streamHttp(uri, options, offset);
+  throw new FetchError(
+    'invalid_uri',
+    uri,
+    `unsupported scheme ${scheme}://; use a local path, s3:// or http(s)://`,
+  );
+}
+
+async function* streamLocal(uri: string, isFileUrl: boolean, offset: number): AsyncGenerator<Uint8Array> {
+  let file: string;
+  try {
+    file = path.resolve(isFileUrl ? fileURLToPath(uri) : uri);
+  } catch (cause) {
+    throw new FetchError('invalid_uri', uri, 'not a valid file:// URL', { cause });
+  }
+  try {
+    if (!(await stat(file)).isFile()) throw new FetchError('invalid_uri', uri, 'not a regular file');
+    for await (const chunk of createReadStream(file, { start: offset })) yield chunk as Buffer;
+  } catch (cause) {
+    if (cause instanceof FetchError) throw cause;
+    const code = (cause as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new FetchError('not_found', uri, 'no such file', { cause });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new FetchError('forbidden', uri, 'permission denied', { cause });
+    throw new FetchError('network', uri, `read failed (${String(code ?? 'error')})`, { cause });
+  }
+}
+
+async function* streamS3(
+  uri: string,
+  options: ResolvedFetchOptions,
+  offset: number,
+): AsyncGenerator<Uint8Array> {
+  let bucket: string;
+  let key: string;
+  try {
+    ({ bucket, key } = parseS3Uri(uri));
+  } catch (cause) {
+    throw new FetchError('invalid_uri', uri, 'expected s3://bucket/key', { cause });
+  }
+  if (key === '' || key.endsWith('/'))
+    throw new FetchError('invalid_uri', uri, 'names a prefix, not an object');
+  const client = typeof options.s3 === 'function' ? options.s3() : options.s3;
+  const timer = new StallTimer(options.signal);
+  let body: (Readable & AsyncIterable<Uint8Array>) | undefined;
+  try {
+    timer.arm(options.readTimeoutMs);
+    const response = await client.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
+      }),
+      { abortSignal: timer.signal },
+    );
+    timer.clear();
+    body = response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
+    if (body === undefined) return;
+    const stream = body;
+    const destroy = () =>
+      stream.destroy(timer.signal.reason instanceof Error ? timer.signal.reason : undefined);
+    if (timer.signal.aborted) destroy();
+    else timer.signal.addEventListener('abort', destroy, { once: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    for (;;) {
+      timer.arm(options.readTimeoutMs);
+      const next = await iterator.next();
+      timer.clear();
+      if (next.done) return;
+      yield next.value;
+    }
+  } catch (cause) {
+    throw mapStreamFailure(cause, uri, options, timer);
+  } finally {
+    timer.clear();
+    body?.destroy();
+  }
+}
+
+function mapStreamFailure(
+  cause: unknown,
+  uri: string,
+  options: ResolvedFetchOptions,
+  timer: StallTimer,
+): unknown {
+  if (cause instanceof FetchError) return cause;
+  if (options.signal?.aborted) return options.signal.reason;
+  if (timer.timedOut) {
+    return new FetchError('timeout', uri, `no data for ${options.readTimeoutMs} ms`, {
+      cause,
+      transient: true,
+    });
+  }
+  const info = classifyS3Error(cause);
+  if (info.notFound || info.noSuchBucket) {
+    return new FetchError('not_found', uri, info.noSuchBucket ? 'no such bucket' : 'no such key', {
+      cause,
+      status: info.status,
+    });
+  }
+  if (info.forbidden)
+    return new FetchError('forbidden', uri, 'access denied', { cause, status: info.status });
+  const code = (cause as { code?: unknown }).code;
+  // A body that breaks off mid-stream (a reset, a premature close) can be resumed.
+  const transient = info.transient || typeof code === 'string' || info.status === undefined;
+  return new FetchError(
+    info.status === undefined ? 'network' : 'http_error',
+    uri,
+    `S3 stream failed (${info.name})`,
+    {
+      cause,
+      status: info.status,
+      transient,
+    },
+  );
+}

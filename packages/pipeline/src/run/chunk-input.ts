@@ -1,0 +1,71 @@
+import type { ImageEntry } from '../inputs/source-entry.js';
+import type { ChunkJobData } from '../queue/chunk-jobs.js';
+import { redactUri } from '../uri.js';
+import type { ChunkRecord } from './chunk-record.js';
+
+/**
+ * The images of the chunk being filled at submit, with their keys and kept columns laid out as chunk jobs carry
+ * them (parallel arrays, present only when some image has a key, or when the run keeps columns).
+ */
+export class ChunkBatch {
+  readonly #keepCols: readonly string[];
+  #uris: string[] = [];
+  #keys: (string | null)[] = [];
+  #cols: Record<string, (string | null)[]> = {};
+
+  constructor(keepCols: readonly string[]) {
+    this.#keepCols = keepCols;
+    this.#reset();
+  }
+
+  get size(): number {
+    return this.#uris.length;
+  }
+
+  add(entry: ImageEntry): void {
+    this.#uris.push(entry.uri);
+    this.#keys.push(entry.key);
+    for (const name of this.#keepCols) this.#cols[name]?.push(entry.cols?.[name] ?? null);
+  }
+
+  /** The chunk's job data; the batch starts over empty. */
+  take(runId: string, chunkIndex: number): ChunkJobData {
+    const data: ChunkJobData = { runId, chunkIndex, uris: this.#uris };
+    if (this.#keys.some((key) => key !== null)) data.keys = this.#keys;
+    if (this.#keepCols.length > 0) data.cols = this.#cols;
+    this.#reset();
+    return data;
+  }
+
+  #reset(): void {
+    this.#uris = [];
+    this.#keys = [];
+    this.#cols = Object.fromEntries(this.#keepCols.map((name) => [name, []]));
+  }
+}
+
+/** The input of a chunk as its shard records it: the images of its rows, or the tar shard it streamed. */
+export type ShardInput = { kind: 'images'; uris: string[] } | { kind: 'tar'; uri: string };
+
+/** Shard file metadata naming the tar shard a chunk streamed (redacted like every URI in the outputs). */
+export const TAR_METADATA_KEY = 'vgg.tar';
+
+/** The value of {@link TAR_METADATA_KEY} for a chunk. */
+export function tarMetadataOf(data: Pick<ChunkJobData, 'kind' | 'uris'>): Record<string, string> {
+  return data.kind === 'tar' && data.uris[0] !== undefined
+    ? { [TAR_METADATA_KEY]: redactUri(data.uris[0]) }
+    : {};
+}
+
+/**
+ * Whether an existing shard holds this chunk's rows, so a resumed run may adopt it: a tar chunk's shard names
+ * the same tar shard; an image chunk's has one row per image.
+ */
+export function shardMatchesChunk(
+  shard: { record: Pick<ChunkRecord, 'rows'>; input: ShardInput },
+  data: ChunkJobData,
+): boolean {
+  if (data.kind === 'tar')
+    return shard.input.kind === 'tar' && shard.input.uri === redactUri(data.uris[0] ?? '');
+  return shard.input.kind === 'images' && shard.record.rows === data.uris.length;
+}
