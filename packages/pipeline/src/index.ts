@@ -77,6 +77,8 @@ export type { InputFormat, ManifestFormat } from './inputs/source-kinds.js';
 export { listSource } from './inputs/sources.js';
 export type { ListSourceDeps } from './inputs/sources.js';
 export { textLines } from './inputs/text-records.js';
+export { HostLimiter } from './inputs/host-limiter.js';
+export type { HostLimiterOptions } from './inputs/host-limiter.js';
 export { streamInput } from './inputs/input-stream.js';
 export type { StreamInputOptions } from './inputs/input-stream.js';
 export { TarReadError, tarMembers, webdatasetKey } from './inputs/tar-members.js';

@@ -118,6 +118,7 @@ export class ChunkCommitter {
       })),
     );
     this.#options.stats.stageMs.write += performance.now() - started;
+    const duplicates = rows.filter((row) => row.duplicate === true).length;
     const record: ChunkRecord = {
       chunkIndex,
       shardKey,
@@ -126,6 +127,7 @@ export class ChunkCommitter {
       workerId: this.#options.workerId,
       ...(failed ? { failed: true } : {}),
       ...(facts.skippedMembers ? { skippedMembers: facts.skippedMembers } : {}),
+      ...(duplicates > 0 ? { duplicates } : {}),
       ...(npyKeys.length ? { npyKeys } : {}),
       committedAt: new Date().toISOString(),
     };

@@ -7,6 +7,8 @@ export interface RowResult {
   key?: string | null;
   /** The input's kept columns (`--keep-cols`) by name; absent for none. */
   cols?: Readonly<Record<string, string | null>> | null;
+  /** The result is another row's: its bytes (sha256) were inferred already in this run. */
+  duplicate?: boolean;
   status: 'ok' | 'error';
   /** Reason code when status is error. */
   error: string | null;

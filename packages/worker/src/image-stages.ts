@@ -5,10 +5,12 @@ import {
   type FetchedInput,
   type FetchInputOptions,
   fetchInput,
+  type HostLimiter,
   type InputGuard,
   isPipelineError,
 } from 'vgg-pipeline';
 import type { ImageInference } from './batch-scheduler.js';
+import type { DedupCache, ImageOutcome } from './dedup-cache.js';
 import { errorRow, type RowResult } from './chunk-rows.js';
 import type { WorkerStats } from './stats.js';
 
@@ -31,6 +33,12 @@ export interface ImageStagesOptions {
   fetch?: (uri: string, options: FetchInputOptions) => Promise<FetchedInput>;
   /** Waits before retry `attempt` of a fetch. Default: exponential backoff with full jitter, at most 5 s. */
   backoff?: (attempt: number) => Promise<void>;
+  /** Per-host limits and Retry-After pauses for http(s) inputs. Default: none. */
+  hosts?: HostLimiter;
+  /** The longest Retry-After honoured, in ms; longer ones fail the input. Default 60_000. */
+  maxRetryAfterMs?: number;
+  /** Results by sha256, so identical bytes are inferred once per run. Default: none. */
+  dedup?: DedupCache;
 }
 
 /** How one chunk's images are turned into rows. */
@@ -40,6 +48,8 @@ export interface ImageRequest {
   infer: (pixels: Uint8Array) => Promise<ImageInference>;
   /** Aborts the chunk's fetches; in-flight stages then reject with the signal's reason. */
   signal: AbortSignal;
+  /** Where identical bytes may share one result (the run id); default: no sharing. */
+  dedupScope?: string;
 }
 
 /**
@@ -94,14 +104,28 @@ export class ImageStages {
   }
 
   async #decodeAndInfer(uri: string, fetched: FetchedInput, request: ImageRequest): Promise<RowResult> {
-    const { stageMs } = this.#options.stats;
     request.signal.throwIfAborted();
+    const { dedup } = this.#options;
+    if (dedup === undefined || request.dedupScope === undefined) {
+      return { uri, ...(await this.#outcome(fetched, request)) };
+    }
+    const { outcome, reused } = await dedup.share(request.dedupScope, fetched.sha256, () =>
+      this.#outcome(fetched, request),
+    );
+    return reused ? { uri, ...outcome, duplicate: true } : { uri, ...outcome };
+  }
+
+  async #outcome(fetched: FetchedInput, request: ImageRequest): Promise<ImageOutcome> {
+    const { stageMs } = this.#options.stats;
     let started = performance.now();
     let decoded: Awaited<ReturnType<typeof decodeImage>>;
     try {
       decoded = await this.#decodeLimit(() => decodeImage(fetched.bytes, request.preprocess));
     } catch (error) {
-      if (isVggError(error, 'VGG_IMAGE_DECODE')) return errorRow(uri, error.reason, fetched.sha256);
+      if (isVggError(error, 'VGG_IMAGE_DECODE')) {
+        const { uri: _uri, ...failed } = errorRow('', error.reason, fetched.sha256);
+        return failed;
+      }
       throw error;
     } finally {
       stageMs.decode += performance.now() - started;
@@ -110,7 +134,6 @@ export class ImageStages {
     const inference = await request.infer(decoded.pixels);
     stageMs.wait += performance.now() - started;
     return {
-      uri,
       status: 'ok',
       error: null,
       width: decoded.width,
@@ -135,10 +158,19 @@ export class ImageStages {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#fetch(uri, options);
+        const fetch = () => this.#fetch(uri, options);
+        return await (o.hosts ? o.hosts.run(uri, fetch, signal) : fetch());
       } catch (error) {
         if (!isPipelineError(error, 'FETCH_FAILED') || !error.transient || attempt >= o.fetchAttempts)
           throw error;
+        const retryAfterMs = error.retryAfterMs;
+        if (retryAfterMs !== undefined && o.hosts !== undefined) {
+          // The server said when to come back: the whole host waits (no backoff on top); too long a wait fails the
+          // input now, for retry-failed later, rather than holding the chunk.
+          if (retryAfterMs > (o.maxRetryAfterMs ?? 60_000)) throw error;
+          o.hosts.pause(uri, retryAfterMs);
+          continue;
+        }
         await this.#backoff(attempt);
       }
     }

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import {
   cellText,
   type FetchError,
+  type HostLimiter,
   type InputGuard,
   isImageName,
   isPipelineError,
@@ -26,8 +27,12 @@ export interface TarShardRowsOptions {
   fetchAttempts: number;
   /** Members read but not yet inferred, per shard: with the member being read, what a shard holds in memory. */
   maxQueuedImages: number;
-  /** Waits before retry `attempt`. Default: exponential backoff with full jitter. */
+  /** Waits before retry `attempt`. Default: the server's Retry-After (429, 503) up to maxRetryAfterMs, else exponential backoff with full jitter. */
   backoff?: (attempt: number, error: FetchError) => Promise<void>;
+  /** Per-host limits for http(s) shards: a shard holds one of its host's slots while it streams. */
+  hosts?: HostLimiter;
+  /** The longest Retry-After honoured, in ms. Default 60_000. */
+  maxRetryAfterMs?: number;
 }
 
 /** The rows of one tar shard and what it held besides images. */
@@ -57,7 +62,12 @@ export class TarShardRows {
     this.#options = options;
   }
 
-  async run(shard: string, keepCols: readonly string[], request: ImageRequest): Promise<TarShardResult> {
+  run(shard: string, keepCols: readonly string[], request: ImageRequest): Promise<TarShardResult> {
+    const task = () => this.#run(shard, keepCols, request);
+    return this.#options.hosts ? this.#options.hosts.run(shard, task, request.signal) : task();
+  }
+
+  async #run(shard: string, keepCols: readonly string[], request: ImageRequest): Promise<TarShardResult> {
     const o = this.#options;
     const rows: RowResult[] = [];
     const keys: string[] = [];
@@ -87,7 +97,8 @@ export class TarShardRows {
         dispatcher: o.guard.dispatcher,
         signal: request.signal,
         attempts: o.fetchAttempts,
-        backoff: o.backoff ?? jitteredBackoff,
+        backoff:
+          o.backoff ?? ((attempt, error) => politeBackoff(attempt, error, o.maxRetryAfterMs ?? 60_000)),
       });
       for await (const member of tarMembers(bytes, { maxMemberBytes: o.maxInputBytes })) {
         if (failure !== undefined) throw failure;
@@ -205,8 +216,12 @@ class Gate {
   }
 }
 
-/** Exponential backoff with full jitter, as for single inputs. */
-function jitteredBackoff(attempt: number): Promise<void> {
-  const delayMs = Math.random() * Math.min(5_000, 250 * 2 ** attempt);
+/**
+ * Waits as the server asked (Retry-After on 429 and 503), or fails at once when it asks for longer than
+ * `maxRetryAfterMs`; otherwise exponential backoff with full jitter, as for single inputs.
+ */
+function politeBackoff(attempt: number, error: FetchError, maxRetryAfterMs: number): Promise<void> {
+  if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) return Promise.reject(error);
+  const delayMs = error.retryAfterMs ?? Math.random() * Math.min(5_000, 250 * 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, delayMs));
 }

@@ -3,6 +3,7 @@ import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import {
   type ChunkJobData,
   finalizeRun,
+  HostLimiter,
   InputGuard,
   openRunOutput,
   RunStore,
@@ -10,6 +11,7 @@ import {
 } from 'vgg-pipeline';
 import { ChunkCommitter } from './chunk-commit.js';
 import { type ChunkOutcome, failedRows, rowsOfChunk } from './chunk-inputs.js';
+import { DedupCache } from './dedup-cache.js';
 import { isWorkerError } from './errors.js';
 import { ImageStages } from './image-stages.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
@@ -58,8 +60,10 @@ export class VggWorker {
     const guard = new InputGuard(options);
     const encoder = new ShardEncoder();
     this.#runs = new RunContexts({ load: (runId) => this.#openRun(runId) });
-    this.#stages = new ImageStages({ ...options, guard, stats: this.stats });
-    this.#tars = new TarShardRows(this.#stages, { ...options, guard });
+    const hosts = new HostLimiter({ perHost: options.perHostConcurrency });
+    const dedup = new DedupCache({ maxBytes: options.dedupCacheMb * 1024 * 1024 });
+    this.#stages = new ImageStages({ ...options, guard, hosts, dedup, stats: this.stats });
+    this.#tars = new TarShardRows(this.#stages, { ...options, guard, hosts });
     this.#committer = new ChunkCommitter({
       encoder,
       recordChunk: (runId, record) => this.#runStore.recordChunk(runId, record),
@@ -187,7 +191,12 @@ export class VggWorker {
           job.data,
           context.spec,
           { stages: this.#stages, tars: this.#tars },
-          { preprocess: lease.model.preprocess, infer: (pixels) => scheduler.infer(pixels), signal },
+          {
+            preprocess: lease.model.preprocess,
+            infer: (pixels) => scheduler.infer(pixels),
+            signal,
+            dedupScope: runId,
+          },
         );
       } finally {
         lease.release();

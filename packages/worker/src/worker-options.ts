@@ -41,6 +41,27 @@ export const WORKER_FLAGS = {
     description: 'chunks in flight; more than one lets batches fill across chunks',
   },
   fetchConcurrency: { kind: 'integer', min: 1, default: 16, description: 'concurrent downloads' },
+  perHostConcurrency: {
+    kind: 'integer',
+    min: 1,
+    default: 8,
+    description: 'concurrent downloads from one http(s) host (politeness towards image servers)',
+  },
+  maxRetryAfterMs: {
+    kind: 'integer',
+    min: 0,
+    default: 60_000,
+    valueName: 'ms',
+    description:
+      "on 429 and 503, wait as the server's Retry-After asks (pausing that host) up to this long; longer waits fail the input (http_error, retry-failed retries it)",
+  },
+  dedupCacheMb: {
+    kind: 'integer',
+    min: 0,
+    default: 64,
+    valueName: 'MiB',
+    description: 'results kept by sha256 so identical bytes are inferred once per run (0: off)',
+  },
   decodeConcurrency: { kind: 'integer', min: 1, defaultText: 'cores', description: 'concurrent decodes' },
   maxInputBytes: {
     kind: 'integer',
