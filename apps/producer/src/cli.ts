@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { type Env, FlagSet, type FlagTable } from 'vgg-cli-kit';
 import {
   cancelRun,
+  compactRun,
   connectRuns,
   createS3Client,
   formatProgressBar,
@@ -45,12 +46,28 @@ const RETRY_FLAGS = {
   },
 } as const satisfies FlagTable;
 
+const COMPACT_FLAGS = {
+  targetMb: {
+    kind: 'integer',
+    min: 1,
+    default: 128,
+    valueName: 'MiB',
+    description: 'size of each new file, by the sizes of the shards it joins',
+  },
+  prune: {
+    kind: 'boolean',
+    description:
+      'delete the old shards once the new manifest is written (readers of the old manifest then fail; retry-failed no longer works for the run)',
+  },
+} as const satisfies FlagTable;
+
 /** `vgg-producer`: submit runs and follow, cancel or retry them. */
 export function producerProgram(io: ProducerIo): Command {
   const queueFlags = new FlagSet(QUEUE_FLAGS, { envPrefix: 'VGG_' });
   const runFlags = new FlagSet(RUN_OPTIONS, { envPrefix: 'VGG_' });
   const statusFlags = new FlagSet(STATUS_FLAGS);
   const retryFlags = new FlagSet(RETRY_FLAGS);
+  const compactFlags = new FlagSet(COMPACT_FLAGS);
   const out = (line: string) => io.stdout.write(`${line}\n`);
 
   const program = queueFlags.addTo(
@@ -179,6 +196,34 @@ export function producerProgram(io: ProducerIo): Command {
           result.chunks === 0
             ? `run ${runId}: nothing to retry`
             : `run ${runId}: re-enqueued ${result.chunks} chunks (${result.images} images)`,
+        );
+      });
+    });
+
+  compactFlags
+    .addTo(
+      program
+        .command('compact')
+        .description(
+          "Rewrite a finalised run's small shards into files of about --target-mb, then point _manifest.json at them in one write (version + 1). Readers of the old manifest keep reading the old shards, which stay unless --prune.",
+        )
+        .argument('<run>', 'run id'),
+    )
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      const { targetMb, prune } = compactFlags.read(command, io.env);
+      await connected(async (runs) => {
+        const tty = io.stderr.isTTY;
+        const result = await compactRun(runId, runs, {
+          targetBytes: targetMb * 1024 * 1024,
+          prune,
+          onProgress: ({ files, shards, totalShards }) => {
+            if (tty) io.stderr.write(`\rwrote ${files} files from ${shards}/${totalShards} shards`);
+          },
+        });
+        if (tty) io.stderr.write('\n');
+        out(
+          `run ${runId}: ${result.shardsBefore} shards -> ${result.filesAfter} files (${result.rows} rows); manifest v${result.version} at ${result.manifest}` +
+            (prune ? `; deleted ${result.pruned} old shards` : ''),
         );
       });
     });

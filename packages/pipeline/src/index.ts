@@ -125,6 +125,8 @@ export { progressOf } from './run/progress.js';
 export type { RunProgress } from './run/progress.js';
 export { formatDuration, formatProgressBar, formatStatus } from './run/status-format.js';
 export { finalizeRun } from './run/finalize-run.js';
+export { compactRun, DEFAULT_COMPACT_TARGET_BYTES } from './run/compact-run.js';
+export type { CompactResult, CompactRunOptions } from './run/compact-run.js';
 export type { FinalizeRunOptions } from './run/finalize-run.js';
 export { buildManifest, MANIFEST_FORMAT, parseManifest, serializeManifest } from './run/manifest.js';
 export type {

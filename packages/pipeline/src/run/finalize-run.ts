@@ -1,5 +1,11 @@
 import type { ObjectStore } from '../storage/object-store.js';
-import { buildManifest, type JsonValue, type ManifestModel, serializeManifest } from './manifest.js';
+import {
+  buildManifest,
+  type JsonValue,
+  type ManifestModel,
+  parseManifest,
+  serializeManifest,
+} from './manifest.js';
 import { requestedModelIdentity } from './model-binding.js';
 import { MANIFEST_KEY, tapOfNpyKey } from './output-layout.js';
 import type { RunStore } from './run-store.js';
@@ -47,8 +53,14 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
           };
         }),
     );
+    // A run finalised again (after retry-failed, or a compaction) gets the next version.
+    const earlier = await store
+      .get(MANIFEST_KEY)
+      .then((bytes) => parseManifest(bytes).version ?? 1)
+      .catch(() => 0);
     const manifest = buildManifest({
       runId,
+      version: earlier + 1,
       createdAt: status.spec.createdAt,
       model,
       preprocessing: (binding?.preprocessing ?? status.spec.preprocess) as { [key: string]: JsonValue },

@@ -45,6 +45,7 @@ describe('buildManifest', () => {
     });
     expect(manifest).toEqual({
       format: MANIFEST_FORMAT,
+      version: 1,
       runId: 'run-1',
       createdAt: '2026-01-02T03:04:05.000Z',
       finalizedAt: '2026-01-02T04:00:00.000Z',

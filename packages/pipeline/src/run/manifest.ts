@@ -32,10 +32,13 @@ export interface ManifestTap {
 export interface ManifestShard {
   /** Key relative to the run's output root. */
   key: string;
+  /** The chunk; for a compacted file, its number in the compaction (see `chunks`). */
   chunkIndex: number;
   rows: number;
   ok: number;
   error: number;
+  /** A compacted file: the first and last chunk whose rows it holds, in order. */
+  chunks?: [number, number];
 }
 
 /** One `.npy` embedding file, row-aligned with the shard of the same chunk. */
@@ -51,6 +54,11 @@ export interface ManifestNpy {
 /** Contents of `_manifest.json`. */
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
+  /**
+   * Counts the manifests written for the run: 1 when it first finalises, one more for each compaction and each
+   * finalisation after a retry. Absent in manifests of earlier versions (read as 1).
+   */
+  version?: number;
   runId: string;
   /** ISO 8601 time the run was created. */
   createdAt: string;
@@ -80,6 +88,8 @@ export interface Manifest {
   /** Error rows by reason code, keys sorted. */
   errorsByReason: Record<string, number>;
   npy?: ManifestNpy[];
+  /** Set by `vgg-producer compact`: the version compacted, the size aimed at, and when. */
+  compaction?: { from: number; targetBytes: number; compactedAt: string };
 }
 
 /** A shard as a worker reports it, with its error counts by reason. */
@@ -103,6 +113,8 @@ export interface BuildManifestInput {
   topK: number;
   /** Number of input URIs the run listed. */
   inputs: number;
+  /** The manifest's version. Default 1. */
+  version?: number;
   /** In any order; each chunk index at most once. */
   shards: readonly ShardSummary[];
   npy?: readonly ManifestNpy[];
@@ -149,6 +161,7 @@ export function buildManifest(input: BuildManifestInput): Manifest {
   for (const reason of [...reasons.keys()].sort()) errorsByReason[reason] = reasons.get(reason) as number;
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
+    version: input.version ?? 1,
     runId: input.runId,
     createdAt: toIso(input.createdAt, 'createdAt'),
     finalizedAt: toIso(input.finalizedAt ?? new Date(), 'finalizedAt'),
