@@ -65,8 +65,13 @@ export async function* tarMembers(
         if (extract.destroyed) return;
         if (!extract.write(chunk)) {
           await new Promise<void>((resolve) => {
-            extract.once('drain', resolve);
-            extract.once('close', resolve);
+            const done = () => {
+              extract.off('drain', done);
+              extract.off('close', done);
+              resolve();
+            };
+            extract.on('drain', done);
+            extract.on('close', done);
           });
         }
       }
