@@ -43,16 +43,21 @@ export async function fetchLocal(
     }
     return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
   } catch (cause) {
-    if (cause instanceof FetchError) throw cause;
-    const code = (cause as { code?: unknown }).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR')
-      throw new FetchError('not_found', uri, 'no such file', { cause });
-    if (code === 'EACCES' || code === 'EPERM')
-      throw new FetchError('forbidden', uri, 'permission denied', { cause });
-    if (code === 'EISDIR') throw new FetchError('invalid_uri', uri, 'is a directory', { cause });
-    const transient = typeof code === 'string' && TRANSIENT_FS_CODES.has(code);
-    throw new FetchError('network', uri, `read failed (${String(code ?? 'error')})`, { cause, transient });
+    throw localFetchError(uri, cause);
   } finally {
     await handle?.close();
   }
+}
+
+/** A failure of reading local file `uri` as a FetchError: missing, forbidden, a directory, or an I/O error. */
+export function localFetchError(uri: string, cause: unknown): FetchError {
+  if (cause instanceof FetchError) return cause;
+  const code = (cause as { code?: unknown }).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new FetchError('not_found', uri, 'no such file', { cause });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new FetchError('forbidden', uri, 'permission denied', { cause });
+  if (code === 'EISDIR') return new FetchError('invalid_uri', uri, 'is a directory', { cause });
+  const transient = typeof code === 'string' && TRANSIENT_FS_CODES.has(code);
+  return new FetchError('network', uri, `read failed (${String(code ?? 'error')})`, { cause, transient });
 }

@@ -47,7 +47,8 @@ export async function fetchS3(uri: string, options: ResolvedFetchOptions): Promi
   }
 }
 
-function mapS3Failure(
+/** An S3 failure of fetching `uri` as a FetchError (caller aborts as the signal's reason). */
+export function mapS3Failure(
   cause: unknown,
   uri: string,
   options: ResolvedFetchOptions,

@@ -5,10 +5,11 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { FetchError, isPipelineError } from '../errors.js';
-import { classifyS3Error } from '../storage/s3-client.js';
 import { parseS3Uri, schemeOf } from '../uri.js';
 import { streamHttp } from './fetch-http.js';
+import { localFetchError } from './fetch-local.js';
 import { type FetchInputOptions, type ResolvedFetchOptions, resolveFetchOptions } from './fetch-options.js';
+import { mapS3Failure } from './fetch-s3.js';
 import { StallTimer } from './stall-timer.js';
 
 /** Options of {@link streamInput}. */
@@ -74,13 +75,7 @@ async function* streamLocal(uri: string, isFileUrl: boolean, offset: number): As
     if (!(await stat(file)).isFile()) throw new FetchError('invalid_uri', uri, 'not a regular file');
     for await (const chunk of createReadStream(file, { start: offset })) yield chunk as Buffer;
   } catch (cause) {
-    if (cause instanceof FetchError) throw cause;
-    const code = (cause as { code?: unknown }).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR')
-      throw new FetchError('not_found', uri, 'no such file', { cause });
-    if (code === 'EACCES' || code === 'EPERM')
-      throw new FetchError('forbidden', uri, 'permission denied', { cause });
-    throw new FetchError('network', uri, `read failed (${String(code ?? 'error')})`, { cause });
+    throw localFetchError(uri, cause);
   }
 }
 
@@ -128,47 +123,9 @@ async function* streamS3(
       yield next.value;
     }
   } catch (cause) {
-    throw mapStreamFailure(cause, uri, options, timer);
+    throw mapS3Failure(cause, uri, options, timer);
   } finally {
     timer.clear();
     body?.destroy();
   }
-}
-
-function mapStreamFailure(
-  cause: unknown,
-  uri: string,
-  options: ResolvedFetchOptions,
-  timer: StallTimer,
-): unknown {
-  if (cause instanceof FetchError) return cause;
-  if (options.signal?.aborted) return options.signal.reason;
-  if (timer.timedOut) {
-    return new FetchError('timeout', uri, `no data for ${options.readTimeoutMs} ms`, {
-      cause,
-      transient: true,
-    });
-  }
-  const info = classifyS3Error(cause);
-  if (info.notFound || info.noSuchBucket) {
-    return new FetchError('not_found', uri, info.noSuchBucket ? 'no such bucket' : 'no such key', {
-      cause,
-      status: info.status,
-    });
-  }
-  if (info.forbidden)
-    return new FetchError('forbidden', uri, 'access denied', { cause, status: info.status });
-  const code = (cause as { code?: unknown }).code;
-  // A body that breaks off mid-stream (a reset, a premature close) can be resumed.
-  const transient = info.transient || typeof code === 'string' || info.status === undefined;
-  return new FetchError(
-    info.status === undefined ? 'network' : 'http_error',
-    uri,
-    `S3 stream failed (${info.name})`,
-    {
-      cause,
-      status: info.status,
-      transient,
-    },
-  );
 }
