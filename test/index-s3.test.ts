@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIndex, describeNeighbours, findDuplicates, IndexReader, storedVectorOf } from 'vgg-index';
 import { openObjectStore, parseLocation } from 'vgg-pipeline';
 import { createTestBucket, s3ClientForTests } from './support/s3.js';
-import { bruteForce, clusteredVectors, writeSyntheticRun } from './support/synthetic-run.js';
+import { bruteForce, clusteredVectors, nearbyQueries, writeSyntheticRun } from './support/synthetic-run.js';
 
 // 3,000 × 1,024 float32 vectors: a 12.8 MB part file, so the upload takes the multipart path (8 MiB parts).
 const N = 3_000;
@@ -38,7 +38,14 @@ describe('vgg-index on S3', () => {
     const s3 = s3ClientForTests();
     const out = `s3://${bucket}/indexes/fc7/`;
     const built = await buildIndex(
-      { run: `s3://${bucket}/out/run-a/`, tap: 'fc7', out, quantization: 'f32', maxPartVectors: 2_000 },
+      {
+        run: `s3://${bucket}/out/run-a/`,
+        tap: 'fc7',
+        out,
+        quantization: 'f32',
+        maxPartVectors: 2_000,
+        threads: 1,
+      },
       { s3 },
     );
     expect(built.uri).toBe(`s3://${bucket}/indexes/fc7/`);
@@ -52,7 +59,8 @@ describe('vgg-index on S3', () => {
       ['index.json', ...built.manifest.parts.flatMap((p) => [p.indexKey, p.rowsKey])].sort(),
     );
 
-    // A search as wide as the largest part (ef 2,000) visits every vector, so results must equal brute force.
+    // Built with one insert thread (every vector reachable) and searched as wide as the largest part (ef 2,000), the
+    // search visits every vector, so results must equal brute force.
     const reader = await IndexReader.open(out, { cacheDir, expansionSearch: 2_000 }, { s3 });
     // Parts were downloaded once, named by their sha256.
     const cached = (await readdir(cacheDir)).sort();
@@ -61,7 +69,7 @@ describe('vgg-index on S3', () => {
       expect((await stat(path.join(cacheDir, `${part.indexSha256}.usearch`))).size).toBe(part.indexBytes);
     }
 
-    const queries = clusteredVectors(5, DIM, 12);
+    const queries = nearbyQueries(data, DIM, 5, 12);
     const results = await describeNeighbours(reader, await reader.search(reader.prepareQueries(queries), 10));
     for (let q = 0; q < 5; q++) {
       const expected = bruteForce(data, queries.subarray(q * DIM, (q + 1) * DIM), DIM, 10, 'cos');

@@ -40,6 +40,29 @@ export function clusteredVectors(
   return out;
 }
 
+/**
+ * Queries like the data: `count` rows of `data` (picked by seed) with Gaussian noise of `noise` per dimension, as a
+ * photo near ones already indexed would be. (Queries from unrelated clusters are almost equidistant from everything,
+ * where HNSW is not meant to be exact.)
+ */
+export function nearbyQueries(
+  data: Float32Array,
+  dim: number,
+  count: number,
+  seed: number,
+  noise = 0.2,
+): Float32Array {
+  const random = seededRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+  const n = data.length / dim;
+  const out = new Float32Array(count * dim);
+  for (let q = 0; q < count; q++) {
+    const row = Math.floor(random() * n);
+    for (let j = 0; j < dim; j++) out[q * dim + j] = (data[row * dim + j] as number) + noise * gauss();
+  }
+  return out;
+}
+
 /** One input of a synthetic run: an ok row with a vector, or a failed row. */
 export type SyntheticRow =
   | { uri: string; vector: Float32Array; sha256?: string }

@@ -64,9 +64,6 @@ export interface BuildIndexResult {
   manifest: IndexManifest;
 }
 
-/** Vectors handed to the builder thread per message, and messages in flight. */
-const BATCH_VECTORS = 1024;
-const IN_FLIGHT = 2;
 /** Vectors whose norms are all within this of 1 count as L2-normalised (float16 storage rounds the norm). */
 const UNIT_NORM_TOLERANCE = 2e-3;
 
@@ -258,18 +255,17 @@ async function buildPart(input: BuildPartInput): Promise<BuiltPart> {
   const shards = run.manifest.shards.slice(planned.first, planned.first + planned.count);
   const builder = IndexBuilder.create(dim, settings, input.threads);
   const sidecar = emptySidecar(input.firstId);
+  // Batches go to the builder through its shared slots: no memory is allocated per batch.
   const inFlight: Promise<number>[] = [];
-  let batch = new Float32Array(BATCH_VECTORS * dim);
-  let batchKeys = new BigUint64Array(BATCH_VECTORS);
+  let batch = await builder.batch();
   let batchSize = 0;
   const flush = async () => {
     if (batchSize === 0) return;
-    if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
-    const added = builder.add(batchKeys.slice(0, batchSize), batch.slice(0, batchSize * dim));
+    const added = builder.add(batch, batchSize);
     added.catch(() => undefined);
     inFlight.push(added);
-    batch = new Float32Array(BATCH_VECTORS * dim);
-    batchKeys = new BigUint64Array(BATCH_VECTORS);
+    if (inFlight.length > 2) await inFlight.shift();
+    batch = await builder.batch();
     batchSize = 0;
   };
   try {
@@ -292,8 +288,8 @@ async function buildPart(input: BuildPartInput): Promise<BuiltPart> {
           continue;
         }
         if (Math.abs(norm - 1) > UNIT_NORM_TOLERANCE) allUnit = false;
-        batch.set(shard.vectors.subarray(i * dim, (i + 1) * dim), batchSize * dim);
-        batchKeys[batchSize] = BigInt(sidecar.firstId + sidecar.uri.length);
+        batch.vectors.set(shard.vectors.subarray(i * dim, (i + 1) * dim), batchSize * dim);
+        batch.keys[batchSize] = BigInt(sidecar.firstId + sidecar.uri.length);
         batchSize++;
         sidecar.uri.push(shard.uris[i] as string);
         sidecar.sha256.push(shard.sha256[i] ?? null);
@@ -301,11 +297,14 @@ async function buildPart(input: BuildPartInput): Promise<BuiltPart> {
         sidecar.shard.push(shard.shard.chunkIndex);
         sidecar.row.push(shard.rows[i] as number);
         added++;
-        if (batchSize === BATCH_VECTORS) await flush();
+        if (batchSize === builder.batchVectors) await flush();
       }
       input.onShard(added, shard.shard.rows, shard.errorRows, skipped, allUnit);
     }
-    await flush();
+    if (batchSize > 0) {
+      inFlight.push(builder.add(batch, batchSize));
+      batchSize = 0;
+    }
     await Promise.all(inFlight);
   } catch (error) {
     await builder.close();

@@ -5,11 +5,17 @@ export interface BuilderInit {
   dim: number;
   settings: HnswSettings;
   threads: number;
+  /**
+   * Batch slots shared with the caller: row-major vectors (batchVectors × dim float32) and their keys. The caller
+   * fills a free slot and posts its number; the slot is free again when the reply arrives. Reusing the same
+   * memory keeps a build from leaving a part's worth of transferred batches for the garbage collector.
+   */
+  slots: { vectors: SharedArrayBuffer; keys: SharedArrayBuffer }[];
 }
 
 /** Messages to the builder thread; each gets exactly one reply with the same id. */
 export type ToBuilder =
-  | { id: number; type: 'add'; keys: BigUint64Array; vectors: Float32Array }
+  | { id: number; type: 'add'; slot: number; count: number }
   | { id: number; type: 'save'; file: string };
 
 /** Replies from the builder thread. */

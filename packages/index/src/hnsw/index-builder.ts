@@ -7,20 +7,36 @@ import type { HnswSettings } from './hnsw-settings.js';
 
 type Pending = { resolve: (size: number) => void; reject: (error: Error) => void };
 
+/** A batch of vectors being filled by the caller; at most {@link IndexBuilder.batchVectors} rows. */
+export interface BuilderBatch {
+  readonly slot: number;
+  /** batchVectors × dim, row-major. */
+  readonly vectors: Float32Array;
+  readonly keys: BigUint64Array;
+}
+
 /**
- * Builds one HNSW index in a worker thread. `add` hands vectors over without copying (their buffers are
- * transferred, so callers must not reuse them) and resolves when they are in the index; `save` writes the file;
- * `close` ends the thread and frees the index's memory.
+ * Builds one HNSW index in a worker thread, fed through a few batch slots of shared memory: `batch()` waits for a
+ * free slot, the caller fills it and hands it over with `add()`, which resolves when the vectors are in the index.
+ * Memory stays at the index plus the slots however many vectors pass through. `save` writes the file; `close`
+ * ends the thread and frees the index's memory.
  */
 export class IndexBuilder {
+  readonly batchVectors: number;
   readonly #worker: Worker;
+  readonly #slots: BuilderBatch[];
+  readonly #free: number[];
+  readonly #waiting: ((batch: BuilderBatch) => void)[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, slots: BuilderBatch[], batchVectors: number) {
     this.#worker = worker;
+    this.#slots = slots;
+    this.#free = slots.map((s) => s.slot);
+    this.batchVectors = batchVectors;
     worker.on('message', (message: FromBuilder) => {
       const pending = this.#pending.get(message.id);
       if (pending === undefined) return;
@@ -30,27 +46,56 @@ export class IndexBuilder {
     });
     worker.on('error', (error) => this.#fail(error));
     worker.on('exit', (code) => {
-      if (this.#closed === undefined)
+      if (this.#closed === undefined) {
         this.#fail(new IndexError('INDEX_NATIVE', `Index builder thread exited with code ${code}`));
+      }
     });
   }
 
-  static create(dim: number, settings: HnswSettings, threads: number): IndexBuilder {
-    const init: BuilderInit = { dim, settings, threads };
-    return new IndexBuilder(new Worker(builderScript(), { workerData: init }));
+  /** A builder for `dim`-dimensional vectors with `slots` batches of `batchVectors` in flight at most. */
+  static create(
+    dim: number,
+    settings: HnswSettings,
+    threads: number,
+    options: { slots?: number; batchVectors?: number } = {},
+  ): IndexBuilder {
+    const batchVectors = options.batchVectors ?? 1024;
+    const shared = Array.from({ length: options.slots ?? 2 }, () => ({
+      vectors: new SharedArrayBuffer(batchVectors * dim * 4),
+      keys: new SharedArrayBuffer(batchVectors * 8),
+    }));
+    const init: BuilderInit = { dim, settings, threads, slots: shared };
+    const slots = shared.map((s, slot) => ({
+      slot,
+      vectors: new Float32Array(s.vectors),
+      keys: new BigUint64Array(s.keys),
+    }));
+    return new IndexBuilder(new Worker(builderScript(), { workerData: init }), slots, batchVectors);
   }
 
-  /** Adds row-major vectors under `keys`; their buffers move to the builder thread. */
-  add(keys: BigUint64Array, vectors: Float32Array): Promise<number> {
-    return this.#send({ id: 0, type: 'add', keys, vectors }, [
-      keys.buffer as ArrayBuffer,
-      vectors.buffer as ArrayBuffer,
-    ]);
+  /** A free batch slot to fill; waits while every slot is being indexed. */
+  batch(): Promise<BuilderBatch> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const slot = this.#free.shift();
+    if (slot !== undefined) return Promise.resolve(this.#slots[slot] as BuilderBatch);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Indexes the first `count` rows of a filled batch; the slot is free again once this resolves or fails. */
+  add(batch: BuilderBatch, count: number): Promise<number> {
+    const done = this.#send({ id: 0, type: 'add', slot: batch.slot, count });
+    const release = () => {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next(batch);
+      else this.#free.push(batch.slot);
+    };
+    done.then(release, release);
+    return done;
   }
 
   /** Saves the index to `file`; resolves with the number of vectors in it. */
   save(file: string): Promise<number> {
-    return this.#send({ id: 0, type: 'save', file }, []);
+    return this.#send({ id: 0, type: 'save', file });
   }
 
   /** Ends the builder thread; memoised. */
@@ -61,12 +106,12 @@ export class IndexBuilder {
     return this.#closed;
   }
 
-  #send(message: ToBuilder, transfer: ArrayBuffer[]): Promise<number> {
+  #send(message: ToBuilder): Promise<number> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     return new Promise<number>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...message, id }, transfer);
+      this.#worker.postMessage({ ...message, id });
     });
   }
 
