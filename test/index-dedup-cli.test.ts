@@ -83,7 +83,18 @@ beforeAll(async () => {
   }
   indexDir = path.join(work, 'index');
   // Two parts, so queries and dedup fan out; one insert thread, so every vector is reachable (see index-build-query).
-  await vggIndex('build', runDir, '--out', indexDir, '--tap', 'fc7', '--max-part-vectors', '9', '--threads', '1');
+  await vggIndex(
+    'build',
+    runDir,
+    '--out',
+    indexDir,
+    '--tap',
+    'fc7',
+    '--max-part-vectors',
+    '9',
+    '--threads',
+    '1',
+  );
 }, 180_000);
 
 afterAll(async () => {
