@@ -43,7 +43,9 @@ async function helpFlags(): Promise<Set<string>> {
     }),
   );
   // Option lines in commander's help start with the flag (after an optional short alias).
-  return new Set(outputs.flatMap((text) => [...text.matchAll(/^\s+(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!)));
+  return new Set(
+    outputs.flatMap((text) => [...text.matchAll(/^\s+(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!)),
+  );
 }
 
 /** The flags in the first cell of README's table rows (`| \`--a\`, \`--b <x>\` | ...`). */
@@ -54,7 +56,10 @@ function tableFlags(readme: string): string[] {
 
 describe('README option tables', () => {
   it('name only flags that some --help lists', async () => {
-    const [readme, known] = await Promise.all([readFile(path.join(repoRoot, 'README.md'), 'utf8'), helpFlags()]);
+    const [readme, known] = await Promise.all([
+      readFile(path.join(repoRoot, 'README.md'), 'utf8'),
+      helpFlags(),
+    ]);
     const documented = tableFlags(readme);
     expect(documented.length).toBeGreaterThan(20);
     expect(documented.filter((flag) => !known.has(flag))).toEqual([]);
