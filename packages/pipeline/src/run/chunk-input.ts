@@ -1,7 +1,6 @@
 import type { ImageEntry } from '../inputs/source-entry.js';
 import type { ChunkJobData } from '../queue/chunk-jobs.js';
 import { redactUri } from '../uri.js';
-import type { ChunkRecord } from './chunk-record.js';
 
 /**
  * The images of the chunk being filled at submit, with their keys and kept columns laid out as chunk jobs carry
@@ -62,7 +61,7 @@ export function tarMetadataOf(data: Pick<ChunkJobData, 'kind' | 'uris'>): Record
  * the same tar shard; an image chunk's has one row per image.
  */
 export function shardMatchesChunk(
-  shard: { record: Pick<ChunkRecord, 'rows'>; input: ShardInput },
+  shard: { record: { readonly rows: number }; input: ShardInput },
   data: ChunkJobData,
 ): boolean {
   if (data.kind === 'tar')
