@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ImageDecodeError, invalidOption, isVggError, VggError, VggWeightsError } from './errors.js';
+import { resolveVggConfig } from './model-config.js';
 
 /**
  * A stand-in for the same class loaded from a second copy of vgg-core: a distinct class object whose instances
@@ -63,5 +64,17 @@ describe('vgg-core errors', () => {
     expect(invalidOption('taps', 'tap names', ['a', 1]).message).toBe(
       'Expected tap names for taps but received ["a", 1]',
     );
+  });
+
+  it('name the option at fault as a field, so callers need not read messages', () => {
+    expect(invalidOption('batchSize', 'positive integer', 0).option).toBe('batchSize');
+    expect(() => resolveVggConfig('[64,0,M]')).toThrow(expect.objectContaining({ option: 'model' }));
+    expect(() => resolveVggConfig('vgg16_bn', { batchNorm: false })).toThrow(
+      expect.objectContaining({ option: 'batchNorm' }),
+    );
+    expect(() => resolveVggConfig('vgg16', { inputSize: 8 })).toThrow(
+      expect.objectContaining({ option: 'inputSize' }),
+    );
+    expect(new VggError('VGG_MODEL_FORMAT', 'not an option').option).toBeUndefined();
   });
 });

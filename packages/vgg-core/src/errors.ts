@@ -50,10 +50,16 @@ export class VggError<C extends VggErrorCode = VggErrorCode> extends Error {
     brand(VggError, 'VggError');
   }
   readonly code: C;
-  constructor(code: C, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * For VGG_INVALID_OPTION: the option at fault, as vgg-core names it (`poolSize`, `model`, `resizeSize`), so a CLI
+   * can name its own flag without reading the message. Undefined when no single option is at fault.
+   */
+  readonly option: string | undefined;
+  constructor(code: C, message: string, options?: { cause?: unknown; option?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'VggError';
     this.code = code;
+    this.option = options?.option;
   }
 }
 
@@ -153,6 +159,7 @@ export function invalidOption(
   return new VggError(
     'VGG_INVALID_OPTION',
     `Expected ${expected} for ${name} but received ${describe(received)}`,
+    { option: name },
   );
 }
 

@@ -128,6 +128,7 @@ export function resolveVggConfig(spec: string, overrides: VggConfigOverrides = {
         throw new VggError(
           'VGG_INVALID_OPTION',
           `Expected batchNorm to be true or unset for model ${JSON.stringify(trimmed)} but received false`,
+          { option: 'batchNorm' },
         );
       }
       batchNorm = true;
@@ -167,6 +168,7 @@ export function featureOutputSize(config: Pick<VggConfig, 'layers' | 'inputSize'
       throw new VggError(
         'VGG_INVALID_OPTION',
         `Expected inputSize of at least ${2 ** pools} for a model with ${pools} max-pools but received ${config.inputSize}`,
+        { option: 'inputSize' },
       );
     }
   }
@@ -200,6 +202,7 @@ function parseLayerList(text: string): VggLayerSpec[] {
         throw new VggError(
           'VGG_INVALID_OPTION',
           `Expected channel counts between 1 and ${MAX_DIM} in model but received ${unquoted} in ${JSON.stringify(text)}`,
+          { option: 'model' },
         );
       }
       layers.push(channels);
@@ -207,6 +210,7 @@ function parseLayerList(text: string): VggLayerSpec[] {
       throw new VggError(
         'VGG_INVALID_OPTION',
         `Expected ${SPEC_HELP} for model but received ${JSON.stringify(text)} (cannot read item ${JSON.stringify(token)})`,
+        { option: 'model' },
       );
     }
   }
@@ -214,6 +218,7 @@ function parseLayerList(text: string): VggLayerSpec[] {
     throw new VggError(
       'VGG_INVALID_OPTION',
       `Expected at least one conv layer in model but received ${JSON.stringify(text)}`,
+      { option: 'model' },
     );
   }
   return layers;

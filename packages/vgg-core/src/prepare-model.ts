@@ -195,6 +195,7 @@ function checkOptions(options: ModelOptions): void {
         throw new VggError(
           'VGG_INVALID_OPTION',
           `Expected ${key} to be unset with onnxPath (the ONNX file fixes the architecture) but received ${JSON.stringify(options[key])}`,
+          { option: key },
         );
       }
     }

@@ -104,6 +104,9 @@ describe('planRun', () => {
       "Expected 224 (the model's --input-size) for --crop-size but received 200",
     );
     expect(invalid({ out: '/o', cropSize: 300 }).message).toMatch(/for --crop-size but received 300$/);
+    // A vgg-core message that does not put the option in the usual place still names the flag.
+    expect(invalid({ out: '/o', model: '[64,0,M]' })).toMatchObject({ field: '--model' });
+    expect(invalid({ out: '/o', model: '[64,0,M]' }).message).toMatch(/^--model: Expected channel counts/);
   });
 
   it('refuses options that exclude each other or that need taps', () => {

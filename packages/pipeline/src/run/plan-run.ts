@@ -146,9 +146,11 @@ function attempt<T>(
     return check();
   } catch (cause) {
     if (!isVggError(cause, 'VGG_INVALID_OPTION') && !isPipelineError(cause, 'OPTION_INVALID')) throw cause;
+    // vgg-core names the option at fault; pipeline checks (and older vgg-core messages) name it in the message.
+    const structured = isVggError(cause) ? cause.option : undefined;
     const named = /^Expected .* for (\S+) but received /s.exec(cause.message)?.[1];
     const leading = /^Expected (\w+) /.exec(cause.message)?.[1];
-    const name = [named, leading].find(
+    const name = [structured, named, leading].find(
       (word) => word !== undefined && runOptionAt(section, word) !== undefined,
     );
     const key = name === undefined ? undefined : runOptionAt(section, name);
@@ -157,10 +159,10 @@ function attempt<T>(
       throw new RunError('RUN_INVALID', { field: flag }, `${flag}: ${cause.message}`, { cause });
     }
     const flag = runOptionFlag(key);
-    const message =
-      name === named
-        ? cause.message.replace(` for ${name} but received `, ` for ${flag} but received `)
-        : cause.message.replace(`Expected ${name} `, `Expected ${flag} `);
+    const reworded = cause.message
+      .replace(` for ${name} but received `, ` for ${flag} but received `)
+      .replace(`Expected ${name} `, `Expected ${flag} `);
+    const message = reworded.includes(flag) ? reworded : `${flag}: ${cause.message}`;
     throw new RunError('RUN_INVALID', { field: flag }, message, { cause });
   }
 }

@@ -69,6 +69,7 @@ export function checkUserOnnx(
       throw new VggError(
         'VGG_INVALID_OPTION',
         `Expected inputSize ${inputSize} or unset for ONNX file ${path} (input ${describeShape(shape)}) but received ${expect.inputSize}`,
+        { option: 'inputSize' },
       );
     }
   } else {
@@ -89,6 +90,7 @@ export function checkUserOnnx(
       throw new VggError(
         'VGG_INVALID_OPTION',
         `Expected numClasses ${numClasses} or unset for ONNX file ${path} but received ${expect.numClasses}`,
+        { option: 'numClasses' },
       );
     }
   } else if (expect.numClasses !== undefined) {
