@@ -54,6 +54,14 @@ async function start({ redisUrl, queueName, prefix, tunables, json }: WorkerComm
       signal,
       deadlineMs: shutdownTimeoutMs,
     });
+    // close() settles within the deadline plus a short overrun whatever Redis, S3 or input hosts do; this backstop
+    // only catches a bug there, so that a stopping worker never outlives its orchestrator's grace period.
+    setTimeout(() => {
+      process.stderr.write(
+        `vgg-worker: still closing ${shutdownTimeoutMs + 5_000} ms after ${signal}; exiting\n`,
+      );
+      process.exit(1);
+    }, shutdownTimeoutMs + 5_000).unref();
     worker.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -84,6 +84,11 @@ export class RedisServerProcess {
     throw lastError;
   }
 
+  /** The server's process id (tests freeze it with SIGSTOP to make Redis unreachable without closing sockets). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Kills the server at once (for exit hooks and crash tests). */
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');

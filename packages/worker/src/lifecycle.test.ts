@@ -92,29 +92,48 @@ describe('Lifecycle', () => {
     expect(lifecycle.state).toBe('closed');
   });
 
-  it('settles within the deadline and two step timeouts, even when every step hangs', async () => {
+  it('settles within the deadline plus the overrun, even when every step hangs', async () => {
     const r = recorder();
+    let forceBudgetMs = -1;
     const lifecycle = new Lifecycle(
       {
         graceful: never,
-        force: never,
+        force: (budgetMs) => {
+          forceBudgetMs = budgetMs;
+          return never();
+        },
         release: [
           ['quit redis', never],
           ['close engine', never],
         ],
       },
-      { onWarning: r.onWarning, stepTimeoutMs: 40 },
+      { onWarning: r.onWarning, overrunMs: 80 },
     );
     const started = performance.now();
     await lifecycle.close(30);
     const elapsed = performance.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(100);
-    expect(elapsed).toBeLessThan(1_000);
+    expect(forceBudgetMs).toBe(40);
+    expect(elapsed).toBeGreaterThanOrEqual(105);
+    // Deadline 30 + overrun 80, plus timer slack; it used to be the deadline plus two full step timeouts.
+    expect(elapsed).toBeLessThan(400);
     expect(r.warnings).toEqual([
       'work still running 40 ms after the close deadline; closing anyway',
-      'quit redis did not finish within 40 ms; skipped',
-      'close engine did not finish within 40 ms; skipped',
+      'quit redis did not finish within the close deadline; skipped',
+      'close engine did not finish within the close deadline; skipped',
     ]);
     expect(lifecycle.state).toBe('closed');
+  });
+
+  it('gives release steps only what is left of the overrun after a forced stop', async () => {
+    const r = recorder();
+    const lifecycle = new Lifecycle(
+      { graceful: never, force: never, release: [['quit redis', never]] },
+      { onWarning: r.onWarning, overrunMs: 200 },
+    );
+    const started = performance.now();
+    await lifecycle.close(50);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(245);
+    expect(elapsed).toBeLessThan(600);
   });
 });

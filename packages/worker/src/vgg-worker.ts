@@ -52,6 +52,7 @@ export class VggWorker {
   /** Aborts each chunk in flight, for the forced part of close(). */
   readonly #active = new Set<AbortController>();
   #graceful: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | null = null;
 
   private constructor(options: ResolvedWorkerOptions) {
     this.options = options;
@@ -107,11 +108,13 @@ export class VggWorker {
           this.#graceful = this.#bull.close();
           return this.#graceful;
         },
-        // Chunks still running are handed back at once (see #fail), not after their locks lapse.
-        force: async () => {
+        // Chunks still running are handed back at once (see #fail), not after their locks lapse. BullMQ's close is
+        // memoised, so close(true) here would only wait on the graceful close: cut the connections instead, which
+        // also fails the Redis commands of chunks stuck on a server that does not answer.
+        force: async (budgetMs) => {
           for (const abort of this.#active) abort.abort(new Error('worker shutting down'));
-          await Promise.race([this.#graceful, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-          await this.#bull.close(true);
+          await settleWithin(this.#graceful, budgetMs - 100);
+          await this.#bull.disconnect();
         },
         release: [
           ['closing the model', () => this.#slot.close()],
@@ -145,7 +148,13 @@ export class VggWorker {
    * at once so another worker takes them up, and releases everything. Memoised; never rejects.
    */
   close(deadlineMs = this.options.shutdownTimeoutMs): Promise<void> {
-    return this.#lifecycle.close(deadlineMs);
+    // Steps the lifecycle gave up on may hold connections to a server that does not answer: drop them, so nothing
+    // keeps reconnecting after close() (no round trip, so this cannot hang).
+    this.#closing ??= this.#lifecycle.close(deadlineMs).then(() => {
+      this.#runStore.redis.disconnect();
+      void this.#bull.disconnect().catch(() => undefined);
+    });
+    return this.#closing;
   }
 
   async #process(job: Job<ChunkJobData>, token: string, signal?: AbortSignal): Promise<ChunkJobResult> {
@@ -298,4 +307,16 @@ export class VggWorker {
   #warn(message: string): void {
     this.options.onEvent?.({ type: 'warning', message });
   }
+}
+
+/** Waits for `promise` (settled either way) or `ms`, whichever comes first. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms));
+    }),
+  ]);
+  clearTimeout(timer);
 }
