@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -149,5 +150,46 @@ describe('local input confinement', () => {
     } finally {
       await guard.close();
     }
+  });
+});
+
+describe('vgg-worker --allow-cidrs', () => {
+  const workerMain = path.resolve(import.meta.dirname, '../apps/worker/dist/main.js');
+
+  it.each(['10.1.0.0/', '10.1.0.0/33', '10.1/16', 'fd00::/129', '10.1.2.3/16'])(
+    'refuses %j at start-up with exit 2, naming the flag, the value and what is expected',
+    async (cidr) => {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        // Redis on a closed port: a worker that got past its flags would hang retrying, not exit 2.
+        execFile(
+          process.execPath,
+          [workerMain, '--allow-cidrs', `127.0.0.1/32,${cidr}`],
+          { env: { PATH: process.env.PATH ?? '', REDIS_URL: 'redis://127.0.0.1:1' }, timeout: 20_000 },
+          (error, _stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }),
+        );
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`for --allow-cidrs but received ${JSON.stringify(cidr)}`);
+      expect(result.stderr).toContain('Expected CIDR range like 10.1.0.0/16');
+    },
+  );
+
+  it('names the environment twin when the range came from VGG_ALLOW_CIDRS', async () => {
+    const stderr = await new Promise<string>((resolve) => {
+      execFile(
+        process.execPath,
+        [workerMain],
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            REDIS_URL: 'redis://127.0.0.1:1',
+            VGG_ALLOW_CIDRS: '10.0.0.0/',
+          },
+          timeout: 20_000,
+        },
+        (_error, _stdout, err) => resolve(err),
+      );
+    });
+    expect(stderr).toContain('for VGG_ALLOW_CIDRS but received "10.0.0.0/"');
   });
 });

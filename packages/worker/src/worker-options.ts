@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { expectedValue, type FlagTable, type FlagValues, withDefaults } from 'vgg-cli-kit';
 import { parseExecutionProvider } from 'vgg-core';
-import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME, invalidOption } from 'vgg-pipeline';
+import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME, invalidOption, NETWORK_FLAGS } from 'vgg-pipeline';
 
 /**
  * The worker's tunables, with their flags (`vgg-worker --batch-size` <-> `VGG_BATCH_SIZE`) and documented
@@ -97,17 +97,7 @@ export const WORKER_FLAGS = {
     valueName: 'ms',
     description: 'graceful stop deadline before chunks are handed back',
   },
-  allowHosts: {
-    kind: 'list',
-    default: [],
-    description:
-      'http(s) hosts allowed despite resolving to internal addresses (name or .suffix, comma-separated)',
-  },
-  allowCidrs: {
-    kind: 'list',
-    default: [],
-    description: 'internal address ranges http(s) inputs may reach, e.g. 10.1.0.0/16',
-  },
+  ...NETWORK_FLAGS,
   localRoots: {
     kind: 'list',
     default: [],

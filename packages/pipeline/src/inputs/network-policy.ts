@@ -1,6 +1,9 @@
 import { type LookupAddress, lookup as dnsLookup } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { ForbiddenAddressError } from '../errors.js';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { ForbiddenAddressError, invalidOption } from '../errors.js';
+
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
 export interface NetworkPolicyOptions {
   /**
@@ -8,64 +11,76 @@ export interface NetworkPolicyOptions {
    * suffixes (`.corp.example`). Default none.
    */
   allowHosts?: readonly string[];
-  /** Address ranges that are allowed although refused by default, in CIDR form (`10.1.0.0/16`, `::1/128`). */
+  /**
+   * Address ranges that are allowed although refused by default, in CIDR form (`10.1.0.0/16`, `::1/128`; a bare
+   * address is one host). Each is checked with {@link parseCidr}. Default none.
+   */
   allowCidrs?: readonly string[];
 }
 
-/** Ranges refused by default: where server-side request forgery does harm. */
-const REFUSED_V4: [string, number][] = [
-  ['0.0.0.0', 8], // "this" network; 0.0.0.0 reaches loopback on Linux
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16], // link-local, including the cloud metadata address 169.254.169.254
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved and broadcast
-];
-const REFUSED_V6: [string, number][] = [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['ff00::', 8], // multicast
-  ['64:ff9b::', 96], // NAT64 can reach IPv4 internals
-  ['2002::', 16], // 6to4 embeds IPv4
-];
+/** A parsed CIDR range: network address and prefix length; `toString()` gives the canonical `net/prefix`. */
+export interface CidrRange {
+  readonly address: Address;
+  readonly prefix: number;
+  toString(): string;
+}
+
+const CIDR_EXPECTED =
+  'CIDR range like 10.1.0.0/16 or fd00::/8 (an address, "/", a prefix length of 0-32 for IPv4 or 0-128 for IPv6, host bits zero)';
 
 /**
- * Guards http(s) inputs against server-side request forgery. The check runs on the address actually connected to,
- * after DNS resolution (see {@link NetworkPolicy.lookup}), so DNS tricks and alternative IP spellings (decimal,
+ * Parses one CIDR range strictly, unlike `BlockList` or ipaddr.js alone: `10.1.0.0/` (once read as `/0`, allowing
+ * every address), shortened or hex IPv4 spellings, zero-padded or out-of-range prefixes and set host bits are
+ * refused. A bare address means that one host. `name` is the flag or option named in the error.
+ */
+export function parseCidr(text: string, name: string): CidrRange {
+  const fail = (hint = '') => invalidOption(name, `${CIDR_EXPECTED}${hint}`, text);
+  const match = /^([^/]+)(?:\/(0|[1-9]\d{0,2}))?$/.exec(text);
+  const net = match?.[1];
+  // node:net's isIP accepts only canonical spellings (dotted-quad IPv4, RFC 4291 IPv6, no zone).
+  const family = net !== undefined && !net.includes('%') ? isIP(net) : 0;
+  if (match === null || net === undefined || family === 0) throw fail();
+  const bits = family === 4 ? 32 : 128;
+  const prefix = match[2] === undefined ? bits : Number(match[2]);
+  if (prefix > bits) throw fail();
+  const address = ipaddr.parse(net);
+  const network =
+    family === 4
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${net}/${prefix}`)
+      : ipaddr.IPv6.networkAddressFromCIDR(`${net}/${prefix}`);
+  if (network.toString() !== address.toString()) {
+    throw fail(`; did you mean ${network.toString()}/${prefix}?`);
+  }
+  return { address, prefix, toString: () => `${address.toString()}/${prefix}` };
+}
+
+/**
+ * Whether an address lies in a special-purpose range, which is where server-side request forgery does harm:
+ * everything ipaddr.js's `range()` does not call `unicast` (loopback, private, link-local with the cloud metadata
+ * address, unique-local, CGNAT, multicast, reserved and documentation ranges, NAT64, 6to4, Teredo, …, taken from
+ * the IANA special-purpose registries by that library rather than kept here by hand). IPv4-mapped IPv6 addresses
+ * are judged as the IPv4 address they carry. The one addition is `::/96`, the deprecated IPv4-compatible
+ * addresses (RFC 4291 2.5.5.1: `::127.0.0.1`), which ipaddr.js calls unicast but some stacks route to IPv4.
+ */
+function isSpecialPurpose(address: Address): boolean {
+  if (address.kind() === 'ipv6') {
+    const v6 = address as ipaddr.IPv6;
+    if (v6.parts.slice(0, 6).every((part) => part === 0)) return true;
+  }
+  return address.range() !== 'unicast';
+}
+
+/**
+ * Guards http(s) fetches against server-side request forgery. The check runs on the address actually connected
+ * to, after DNS resolution (see {@link NetworkPolicy.lookup}), so DNS tricks and alternative IP spellings (decimal,
  * octal, hex, IPv4-mapped IPv6) meet the same rule as a plain address.
  */
 export class NetworkPolicy {
-  private readonly refused = new BlockList();
-  private readonly allowed = new BlockList();
+  private readonly allowed: CidrRange[];
   private readonly allowHosts: readonly string[];
 
   constructor(options: NetworkPolicyOptions = {}) {
-    for (const [net, prefix] of REFUSED_V4) this.refused.addSubnet(net, prefix, 'ipv4');
-    for (const [net, prefix] of REFUSED_V6) this.refused.addSubnet(net, prefix, 'ipv6');
-    for (const cidr of options.allowCidrs ?? []) {
-      const [net, bits] = cidr.split('/');
-      const family = net ? isIP(net) : 0;
-      const prefix = Number(bits ?? (family === 6 ? 128 : 32));
-      if (
-        !net ||
-        family === 0 ||
-        !Number.isInteger(prefix) ||
-        prefix < 0 ||
-        prefix > (family === 6 ? 128 : 32)
-      ) {
-        throw new Error(
-          `Expected CIDR like 10.0.0.0/8 or fd00::/8 for allowCidrs but received ${JSON.stringify(cidr)}`,
-        );
-      }
-      this.allowed.addSubnet(net, prefix, family === 6 ? 'ipv6' : 'ipv4');
-    }
+    this.allowed = (options.allowCidrs ?? []).map((cidr) => parseCidr(cidr, 'allowCidrs'));
     this.allowHosts = (options.allowHosts ?? []).map((h) => h.toLowerCase());
   }
 
@@ -77,10 +92,16 @@ export class NetworkPolicy {
     ) {
       return true;
     }
-    const { ip, family } = normalise(address);
-    if (family === null) return false;
-    if (this.allowed.check(ip, family)) return true;
-    return !this.refused.check(ip, family);
+    const ip = normalise(address);
+    if (ip === null) return false;
+    if (
+      this.allowed.some(
+        (range) => range.address.kind() === ip.kind() && ip.match(range.address, range.prefix),
+      )
+    ) {
+      return true;
+    }
+    return !isSpecialPurpose(ip);
   }
 
   /**
@@ -108,23 +129,9 @@ export class NetworkPolicy {
   };
 }
 
-function normalise(address: string): { ip: string; family: 'ipv4' | 'ipv6' | null } {
+/** An IP literal as ipaddr.js reads it, IPv4-mapped IPv6 turned into IPv4; null for anything else. */
+function normalise(address: string): Address | null {
   const bare = address.replace(/^\[|\]$/g, '');
-  const family = isIP(bare);
-  if (family === 4) return { ip: bare, family: 'ipv4' };
-  if (family === 6) {
-    // IPv4-mapped (::ffff:a.b.c.d, or its hex form) and IPv4-compatible addresses reach IPv4 hosts.
-    const mapped = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)?.[1] ?? hexMapped(bare);
-    if (mapped) return { ip: mapped, family: 'ipv4' };
-    return { ip: bare, family: 'ipv6' };
-  }
-  return { ip: bare, family: null };
-}
-
-function hexMapped(ip: string): string | null {
-  const m = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip);
-  if (!m) return null;
-  const hi = Number.parseInt(m[1]!, 16);
-  const lo = Number.parseInt(m[2]!, 16);
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  if (!ipaddr.isValid(bare)) return null;
+  return ipaddr.process(bare);
 }
