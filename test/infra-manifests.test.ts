@@ -250,7 +250,7 @@ describe('Kubernetes manifests', () => {
     }
   });
 
-  it('sets only VGG_* variables that the apps read (or that the metrics contract adds)', async () => {
+  it("sets only VGG_* variables that the apps read, the metrics contract's among them", async () => {
     const help = async (bin: string, args: string[]) =>
       (await run(process.execPath, [path.join(repoRoot, bin), ...args])).stdout;
     const [workerHelp, producerHelp] = await Promise.all([
@@ -261,15 +261,11 @@ describe('Kubernetes manifests', () => {
       new Set([...text.matchAll(/env:\s+(VGG_[A-Z0-9_]+|REDIS_URL)/g)].map((m) => m[1]));
     const workerEnv = twins(workerHelp);
     expect(workerEnv.has('VGG_SHUTDOWN_TIMEOUT_MS')).toBe(true);
-    // Part 1 of issue 13 builds these; once the worker has them, drop this list.
-    const pending = contract.env.filter((name) => !workerEnv.has(name));
-    expect(pending, 'the worker implements the metrics endpoint now: remove this pending list').toEqual(
-      contract.env,
-    );
+    // The metrics contract's variables are the worker's own flags' twins.
+    expect(contract.env.filter((name) => !workerEnv.has(name))).toEqual([]);
     for (const { doc } of workers) {
       for (const name of envOf(onlyContainer(doc)).keys()) {
-        if (name.startsWith('VGG_'))
-          expect(workerEnv.has(name) || pending.includes(name), `${objectName(doc)} ${name}`).toBe(true);
+        if (name.startsWith('VGG_')) expect(workerEnv.has(name), `${objectName(doc)} ${name}`).toBe(true);
       }
     }
     const job = manifests.find((m) => m.doc.kind === 'Job')!.doc;

@@ -73,6 +73,7 @@ export class PipelineHarness {
       batchSize: 8,
       cacheDir: this.cacheDir,
       lockDurationMs: 10_000,
+      metricsPort: 0,
       ...options,
     });
     this.workers.push(worker);

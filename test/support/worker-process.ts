@@ -33,6 +33,8 @@ export class WorkerProcess {
         VGG_THREADS: '1',
         VGG_BATCH_SIZE: '8',
         VGG_LOCK_DURATION_MS: '4000',
+        // No metrics endpoint unless a test asks for one (an empty value stands for unset: the default port).
+        VGG_METRICS_PORT: '0',
         ...options.env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -73,8 +73,17 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     cleanups.push(() => stopWorkers(workers));
     const workerBin = vggWorkerBin();
     for (let i = 0; i < (options.workers ?? 1); i++) {
-      // The workers take the queue and prefix this run is submitted to, whatever the environment says.
-      const args = ['--json', '--queue', DEFAULT_QUEUE_NAME, '--prefix', DEFAULT_KEY_PREFIX];
+      // The workers take the queue and prefix this run is submitted to, whatever the environment says. They serve
+      // no metrics endpoint (several would want one port); a --metrics-port in workerArgs comes later and wins.
+      const args = [
+        '--json',
+        '--queue',
+        DEFAULT_QUEUE_NAME,
+        '--prefix',
+        DEFAULT_KEY_PREFIX,
+        '--metrics-port',
+        '0',
+      ];
       const child = spawn(process.execPath, [workerBin, ...args, ...(options.workerArgs ?? [])], {
         env: { ...options.workerEnv, REDIS_URL: redisUrl },
         stdio: ['ignore', 'inherit', 'pipe'],

@@ -1,4 +1,5 @@
 import type { InferenceEngine, InferenceRequest, InferenceResult } from 'vgg-core';
+import type { BatchObservation } from './stats.js';
 
 export interface BatchSchedulerOptions {
   engine: Pick<InferenceEngine, 'run'>;
@@ -16,7 +17,7 @@ export interface BatchSchedulerOptions {
    */
   padBatches?: boolean;
   /** Called after each inference call, for stats. */
-  onBatch?: (stats: { size: number; inferenceMs: number; waitMs: number }) => void;
+  onBatch?: (stats: BatchObservation & { waitMs: number }) => void;
 }
 
 /** The result of one image, sliced out of its batch. */
@@ -95,7 +96,9 @@ export class BatchScheduler {
     }
     const batch = this.queue.splice(0, this.batchSize);
     this.running = true;
-    const waitMs = performance.now() - batch[0]!.enqueuedAt;
+    const startedAt = performance.now();
+    const waitsMs = batch.map((p) => startedAt - p.enqueuedAt);
+    const waitMs = waitsMs[0] ?? 0;
     const images = batch.map((p) => p.pixels);
     if (this.padBatches) {
       const size = images[0]!.byteLength;
@@ -105,7 +108,13 @@ export class BatchScheduler {
       .run(images, this.request)
       .then(
         (result) => {
-          this.onBatch?.({ size: batch.length, inferenceMs: result.inferenceMs, waitMs });
+          this.onBatch?.({
+            size: batch.length,
+            capacity: this.batchSize,
+            inferenceMs: result.inferenceMs,
+            waitMs,
+            waitsMs,
+          });
           batch.forEach((p, i) => {
             p.resolve(sliceResult(result, i));
           });

@@ -12,7 +12,7 @@ import type { ChunkFacts } from './chunk-inputs.js';
 import { type ColumnLayout, type RowResult, rowsToColumns } from './chunk-rows.js';
 import type { RunContext } from './run-contexts.js';
 import type { ShardEncoder } from './shard-encoder.js';
-import type { WorkerStats } from './stats.js';
+import { addStageMs, type WorkerStats } from './stats.js';
 
 /** What committing a chunk needs to know of the model that ran it. */
 export interface CommitModel {
@@ -117,7 +117,7 @@ export class ChunkCommitter {
         ...(row.status === 'ok' ? { top1: layout.labels[row.classIds?.[0] ?? -1] ?? 'unknown' } : {}),
       })),
     );
-    this.#options.stats.stageMs.write += performance.now() - started;
+    addStageMs(this.#options.stats, 'write', performance.now() - started);
     const duplicates = rows.filter((row) => row.duplicate === true).length;
     const record: ChunkRecord = {
       chunkIndex,

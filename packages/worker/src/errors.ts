@@ -27,7 +27,36 @@ export class ModelMismatchError extends UnrecoverableError {
   }
 }
 
+/**
+ * `METRICS_ENDPOINT`: the HTTP endpoint could not listen on the port it was given (`cause` has the system error,
+ * EADDRINUSE when the port is taken). A default port that is taken only warns.
+ */
+export class MetricsEndpointError extends Error {
+  readonly code = 'METRICS_ENDPOINT' as const;
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    const why =
+      (cause as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'is in use' : (cause as Error).message;
+    super(
+      `Expected a free port for --metrics-port but ${port} on ${host} ${why}; pick another port, or 0 to run without the endpoint`,
+      { cause },
+    );
+    this.name = 'MetricsEndpointError';
+  }
+}
+
+interface WorkerErrors {
+  MODEL_MISMATCH: ModelMismatchError;
+  METRICS_ENDPOINT: MetricsEndpointError;
+}
+
 /** Whether `error` is a worker error with `code`, from any copy of this package. */
-export function isWorkerError(error: unknown, code: 'MODEL_MISMATCH'): error is ModelMismatchError {
+export function isWorkerError<C extends keyof WorkerErrors>(
+  error: unknown,
+  code: C,
+): error is WorkerErrors[C] {
   return error instanceof Error && (error as { code?: unknown }).code === code;
 }

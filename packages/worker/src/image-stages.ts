@@ -12,7 +12,7 @@ import {
 import type { ImageInference } from './batch-scheduler.js';
 import type { DedupCache, ImageOutcome } from './dedup-cache.js';
 import { errorRow, type RowResult } from './chunk-rows.js';
-import type { WorkerStats } from './stats.js';
+import { addStageMs, type WorkerStats } from './stats.js';
 
 /** Options of {@link ImageStages}. */
 export interface ImageStagesOptions {
@@ -88,7 +88,7 @@ export class ImageStages {
   }
 
   async #image(uri: string, request: ImageRequest): Promise<RowResult> {
-    const { stageMs } = this.#options.stats;
+    const { stats } = this.#options;
     request.signal.throwIfAborted();
     const started = performance.now();
     let fetched: FetchedInput;
@@ -98,7 +98,7 @@ export class ImageStages {
       if (isPipelineError(error, 'FETCH_FAILED')) return errorRow(uri, error.reason);
       throw error;
     } finally {
-      stageMs.fetch += performance.now() - started;
+      addStageMs(stats, 'fetch', performance.now() - started);
     }
     return this.#decodeAndInfer(uri, fetched, request);
   }
@@ -116,7 +116,7 @@ export class ImageStages {
   }
 
   async #outcome(fetched: FetchedInput, request: ImageRequest): Promise<ImageOutcome> {
-    const { stageMs } = this.#options.stats;
+    const { stats } = this.#options;
     let started = performance.now();
     let decoded: Awaited<ReturnType<typeof decodeImage>>;
     try {
@@ -128,11 +128,11 @@ export class ImageStages {
       }
       throw error;
     } finally {
-      stageMs.decode += performance.now() - started;
+      addStageMs(stats, 'decode', performance.now() - started);
     }
     started = performance.now();
     const inference = await request.infer(decoded.pixels);
-    stageMs.wait += performance.now() - started;
+    addStageMs(stats, 'wait', performance.now() - started);
     return {
       status: 'ok',
       error: null,

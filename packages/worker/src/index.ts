@@ -5,7 +5,7 @@ export { ChunkCommitter, columnLayout } from './chunk-commit.js';
 export type { ChunkCommitterOptions, CommitModel } from './chunk-commit.js';
 export { errorRow, rowsToColumns } from './chunk-rows.js';
 export type { ColumnLayout, RowResult } from './chunk-rows.js';
-export { isWorkerError, ModelMismatchError } from './errors.js';
+export { isWorkerError, MetricsEndpointError, ModelMismatchError } from './errors.js';
 export { ImageStages } from './image-stages.js';
 export type { ImageRequest, ImageStagesOptions } from './image-stages.js';
 export { Lifecycle } from './lifecycle.js';
@@ -18,10 +18,14 @@ export { RunContexts } from './run-contexts.js';
 export { TarShardRows } from './tar-shard-rows.js';
 export type { TarShardResult, TarShardRowsOptions } from './tar-shard-rows.js';
 export type { RunContext, RunContextsOptions } from './run-contexts.js';
-export type { Stage, WorkerStats } from './stats.js';
+export type { BatchObservation, Stage, StatsObserver, WorkerStats } from './stats.js';
+export { MetricsEndpoint } from './telemetry/metrics-endpoint.js';
+export type { MetricsEndpointOptions, Readiness } from './telemetry/metrics-endpoint.js';
+export { WorkerMetrics } from './telemetry/worker-metrics.js';
+export type { MetricStage, ModelInfo, ModelState } from './telemetry/worker-metrics.js';
 export { VggWorker } from './vgg-worker.js';
 export type { ChunkJobResult } from './vgg-worker.js';
-export { resolveWorkerOptions, WORKER_FLAGS } from './worker-options.js';
+export { DEFAULT_METRICS_PORT, resolveWorkerOptions, WORKER_FLAGS } from './worker-options.js';
 export type {
   ResolvedWorkerOptions,
   VggWorkerOptions,

@@ -13,7 +13,7 @@ import { BatchScheduler } from './batch-scheduler.js';
 import type { CommitModel } from './chunk-commit.js';
 import { ModelMismatchError } from './errors.js';
 import type { ModelFiles } from './model-files.js';
-import type { WorkerStats } from './stats.js';
+import { addBatch, type WorkerStats } from './stats.js';
 
 /** What the model slot loads for a run: the key it is known by, and the outputs its graph declares. */
 export interface ModelChoice {
@@ -99,11 +99,7 @@ export class LoadedModel implements CommitModel {
         // cuDNN searches kernels for every new input shape, so CUDA batches keep one shape.
         padBatches: this.#engine.provider.name === 'cuda',
         request,
-        onBatch: ({ size, inferenceMs }) => {
-          this.#stats.batches.count += 1;
-          this.#stats.batches.images += size;
-          this.#stats.stageMs.inference += inferenceMs;
-        },
+        onBatch: (batch) => addBatch(this.#stats, batch),
       });
       this.#schedulers.set(key, scheduler);
     }

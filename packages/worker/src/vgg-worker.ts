@@ -22,6 +22,8 @@ import { type RunContext, RunContexts } from './run-contexts.js';
 import { TarShardRows } from './tar-shard-rows.js';
 import { ShardEncoder } from './shard-encoder.js';
 import { newWorkerStats, type WorkerStats } from './stats.js';
+import { openWorkerEndpoint } from './telemetry/worker-endpoint.js';
+import { WorkerMetrics } from './telemetry/worker-metrics.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';
 
 /** Outcome of one chunk job, stored by BullMQ as the job's return value. */
@@ -39,10 +41,17 @@ export interface ChunkJobResult {
  */
 export class VggWorker {
   readonly options: ResolvedWorkerOptions;
-  readonly stats: WorkerStats = newWorkerStats();
+  /** What the metrics endpoint serves (infra/README.md). */
+  readonly metrics = new WorkerMetrics();
+  readonly stats: WorkerStats = newWorkerStats(this.metrics);
   readonly #bull: Worker<ChunkJobData, ChunkJobResult>;
   readonly #runStore: RunStore;
-  readonly #slot = new ModelSlot<LoadedModel>({ close: (model) => model.close() });
+  readonly #slot = new ModelSlot<LoadedModel>({
+    close: (model) => {
+      this.metrics.modelUnloaded({ ...model.identity, provider: model.provider });
+      return model.close();
+    },
+  });
   readonly #runs: RunContexts;
   readonly #stages: ImageStages;
   readonly #tars: TarShardRows;
@@ -53,6 +62,7 @@ export class VggWorker {
   readonly #active = new Set<AbortController>();
   #graceful: Promise<void> = Promise.resolve();
   #closing: Promise<void> | null = null;
+  #endpoint: { readonly port: number; close(): Promise<void> } | null = null;
 
   private constructor(options: ResolvedWorkerOptions) {
     this.options = options;
@@ -120,6 +130,7 @@ export class VggWorker {
           ['closing the model', () => this.#slot.close()],
           ['closing the input guard', () => guard.close()],
           ['stopping the shard encoder', () => encoder.close()],
+          ['closing the metrics endpoint', async () => void (await this.#endpoint?.close())],
           ['closing the run store connection', async () => void (await this.#runStore.redis.quit())],
         ],
       },
@@ -130,8 +141,24 @@ export class VggWorker {
   static async create(options: VggWorkerOptions): Promise<VggWorker> {
     const worker = new VggWorker(resolveWorkerOptions(options));
     await worker.#bull.waitUntilReady();
+    try {
+      worker.#endpoint = await openWorkerEndpoint(worker.options, {
+        metrics: worker.metrics,
+        redis: worker.#runStore.redis,
+        isStopping: () => worker.#lifecycle.state !== 'running',
+        onWarning: (message) => worker.#warn(message),
+      });
+    } catch (error) {
+      await worker.close();
+      throw error;
+    }
     void worker.#bull.run();
     return worker;
+  }
+
+  /** The metrics endpoint's port, or null without one (metricsPort 0, or the default port was taken). */
+  get metricsPort(): number | null {
+    return this.#endpoint?.port ?? null;
   }
 
   get state(): LifecycleState {
@@ -163,6 +190,9 @@ export class VggWorker {
     setMaxListeners(0, abort.signal);
     signal?.addEventListener('abort', () => abort.abort(signal.reason), { once: true });
     this.#active.add(abort);
+    this.metrics.chunkStarted();
+    // Since it was enqueued (or its retry delay ended); a chunk handed back at shutdown keeps its enqueue time.
+    this.metrics.observeStage('queue_wait', (Date.now() - job.timestamp - job.delay) / 1000);
     try {
       if ((await this.#runStore.getState(job.data.runId)) === 'cancelled') {
         return { rows: 0, ok: 0, error: 0, skipped: 'cancelled' };
@@ -172,6 +202,7 @@ export class VggWorker {
       );
     } finally {
       this.#active.delete(abort);
+      this.metrics.chunkEnded();
     }
   }
 
@@ -212,6 +243,8 @@ export class VggWorker {
       }
       const { rows, facts } = outcome;
       const record = await this.#committer.commit(context, chunkIndex, rows, model, false, facts);
+      this.metrics.rowsCommitted(record);
+      this.metrics.chunkOutcome('done');
       const { rows: count, ok, error } = record;
       this.options.onEvent?.({
         type: 'chunk-done',
@@ -242,17 +275,20 @@ export class VggWorker {
     if (signal.aborted && this.#lifecycle.state !== 'running') {
       // Hand the chunk back now instead of waiting for its lock to lapse; this does not count as an attempt.
       await job.moveToWait(token);
+      this.metrics.chunkOutcome('handed_back');
       throw new WaitingError();
     }
     const attempt = job.attemptsMade + 1;
     const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
     const message = (error as Error).message;
+    this.metrics.chunkOutcome('failed');
     this.options.onEvent?.({ type: 'chunk-failed', runId, chunkIndex, attempt, final, message });
     if (!final) throw error;
     // Poison chunk: its inputs still end as rows (errors), so the run can finalise and retry-failed can find them.
     const reason = isWorkerError(error, 'MODEL_MISMATCH') ? 'model_mismatch' : 'chunk_failed';
     const { rows, facts } = failedRows(job.data, reason);
     const record = await this.#committer.commit(context, chunkIndex, rows, model, true, facts);
+    this.metrics.rowsCommitted(record);
     await this.#finalize(context);
     return { rows: record.rows, ok: 0, error: record.error };
   }
@@ -273,7 +309,7 @@ export class VggWorker {
     });
     await this.#runs.use(runId, async (context) => {
       const { rows, facts } = failedRows(job.data, 'chunk_failed');
-      await this.#committer.commit(context, chunkIndex, rows, null, true, facts);
+      this.metrics.rowsCommitted(await this.#committer.commit(context, chunkIndex, rows, null, true, facts));
       await this.#finalize(context);
     });
   }
@@ -287,14 +323,25 @@ export class VggWorker {
   async #loadModel(spec: RunSpec, choice: ModelChoice, runId: string): Promise<LoadedModel> {
     const started = performance.now();
     const onWarning = (message: string) => this.#warn(message);
-    const model = await loadModel(spec, choice, {
-      ...this.options,
-      modelFiles: this.#modelFiles,
-      stats: this.stats,
-      onWarning,
-    });
+    this.metrics.modelLoading();
+    let model: LoadedModel;
+    try {
+      model = await loadModel(spec, choice, {
+        ...this.options,
+        modelFiles: this.#modelFiles,
+        stats: this.stats,
+        onWarning,
+      });
+    } catch (error) {
+      this.metrics.modelLoadEnded(null);
+      throw error;
+    }
     const { variant, untrained } = model.identity;
     const ms = performance.now() - started;
+    this.metrics.modelLoadEnded({
+      model: { ...model.identity, provider: model.provider },
+      seconds: ms / 1000,
+    });
     this.options.onEvent?.({ type: 'model-loaded', runId, variant, provider: model.provider, untrained, ms });
     return model;
   }

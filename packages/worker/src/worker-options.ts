@@ -6,6 +6,9 @@ import { expectedValue, type FlagTable, type FlagValues, withDefaults } from 'vg
 import { parseExecutionProvider } from 'vgg-core';
 import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME, invalidOption, NETWORK_FLAGS } from 'vgg-pipeline';
 
+/** The metrics endpoint's port when none is given (infra/README.md's contract; the manifests and probes use it). */
+export const DEFAULT_METRICS_PORT = 9464;
+
 /**
  * The worker's tunables, with their flags (`vgg-worker --batch-size` <-> `VGG_BATCH_SIZE`) and documented
  * defaults; {@link resolveWorkerOptions} applies the same defaults to options given in code.
@@ -110,6 +113,21 @@ export const WORKER_FLAGS = {
     defaultText: '<tmpdir>/vgg-cache',
     description: 'model file cache',
   },
+  metricsPort: {
+    kind: 'integer',
+    min: 0,
+    max: 65_535,
+    valueName: 'port',
+    // Applied in resolveWorkerOptions: a taken default port only warns (two workers on one machine), a given one fails.
+    defaultText: String(DEFAULT_METRICS_PORT),
+    description: 'HTTP port of /metrics, /healthz and /readyz (0: no endpoint)',
+  },
+  metricsHost: {
+    kind: 'string',
+    valueName: 'address',
+    default: '0.0.0.0',
+    description: 'address the metrics endpoint listens on',
+  },
 } as const satisfies FlagTable;
 
 /** The tunables of {@link WORKER_FLAGS}, as values. */
@@ -158,6 +176,8 @@ export type WorkerEvent =
 
 export type ResolvedWorkerOptions = Required<Omit<VggWorkerOptions, 'onEvent'>> & {
   onEvent: ((event: WorkerEvent) => void) | undefined;
+  /** Whether metricsPort was given (a taken port then fails create()) or is the default (it only warns). */
+  metricsPortGiven: boolean;
 };
 
 export function resolveWorkerOptions(options: VggWorkerOptions): ResolvedWorkerOptions {
@@ -183,6 +203,8 @@ export function resolveWorkerOptions(options: VggWorkerOptions): ResolvedWorkerO
     localRoots: flags.localRoots.map((root) => path.resolve(root)),
     fetchAttempts: positiveInt('fetchAttempts', options.fetchAttempts ?? 3),
     cacheDir: flags.cacheDir ?? path.join(tmpdir(), 'vgg-cache'),
+    metricsPort: flags.metricsPort ?? DEFAULT_METRICS_PORT,
+    metricsPortGiven: flags.metricsPort !== undefined,
     workerId: options.workerId ?? `${hostname()}:${process.pid}`,
     onEvent: options.onEvent,
   };
