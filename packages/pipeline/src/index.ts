@@ -48,7 +48,7 @@ export type { S3ClientOptions, S3ErrorInfo } from './storage/s3-client.js';
 
 // --- formats: Parquet shards and .npy files ---
 export { encodeNpy } from './formats/npy.js';
-export { encodeParquetShard, readParquetShardRowCount } from './formats/parquet-shard.js';
+export { embeddingColumn, encodeParquetShard, readParquetShardRowCount } from './formats/parquet-shard.js';
 export type { ParquetShardOptions, ShardColumns } from './formats/parquet-shard.js';
 export { readShardSummary, readShardTextColumns, readShardUris } from './formats/shard-reader.js';
 export type { ShardSummaryColumns } from './formats/shard-reader.js';

@@ -29,7 +29,17 @@ export { adaptivePoolBins, vggLayout } from './vgg-layout.js';
 export type { VggConvStage, VggFeatureStage, VggLayout, VggLinearStage, VggPoolStage } from './vgg-layout.js';
 export { countParameters, stateDictSpec } from './state-dict.js';
 export type { StateDictEntry, StateDictRole } from './state-dict.js';
-export { getTap, listTaps, tapDim } from './taps.js';
+export { GRAM_TAP_PREFIX, getTap, listGramTaps, listTaps, tapDim } from './taps.js';
+export { gramMatrixFromUpper, upperTriangleIndices } from './features/gram.js';
+export {
+  DEFAULT_CONTENT_LAYER,
+  LPIPS_EPSILON,
+  LPIPS_LAYERS,
+  PAIR_OUTPUT,
+  type PairHeadOptions,
+  pairColumns,
+} from './features/pair-head.js';
+export { type PairModelOptions, resolvePairLayers } from './features/pair-options.js';
 export type { VggTap, VggTapKind } from './taps.js';
 export {
   parseSafetensorsHeader,
@@ -117,6 +127,7 @@ export type {
   InferenceEmbedding,
   InferenceRequest,
   InferenceResult,
+  PairInferenceResult,
 } from './inference-protocol.js';
 export { predictFiles } from './predict.js';
 export type { ClassScore, PredictOptions, Prediction, PredictionErrorReason } from './predict.js';

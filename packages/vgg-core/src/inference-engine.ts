@@ -11,6 +11,7 @@ import type {
   FromWorker,
   InferenceRequest,
   InferenceResult,
+  PairInferenceResult,
   SerializedError,
   ToWorker,
   WorkerInit,
@@ -56,7 +57,7 @@ export interface InferenceEngineOptions {
 }
 
 interface Pending {
-  resolve: (result: InferenceResult) => void;
+  resolve: (result: never) => void;
   reject: (error: VggError) => void;
 }
 
@@ -132,6 +133,9 @@ export class InferenceEngine {
       logits: model.outputs.logits ?? null,
       probs: model.outputs.probs ?? null,
       taps: model.outputs.taps,
+      pair: model.outputs.pair
+        ? { name: model.outputs.pair.name, columns: model.outputs.pair.columns }
+        : null,
       fixedBatchSize,
       candidates: providerCandidates(setting),
       intraOpNumThreads,
@@ -237,6 +241,51 @@ export class InferenceEngine {
   }
 
   /**
+   * Scores pairs of crops (decoded with `engine.preprocess`) with the model's pair head (prepareModel's `pair`):
+   * a[i] against b[i], both in one onnxruntime batch; only the scores come back. Buffers are transferred as in
+   * {@link run}.
+   */
+  runPairs(a: Uint8Array[], b: Uint8Array[]): Promise<PairInferenceResult> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const pair = this.model.outputs.pair;
+    try {
+      if (pair === undefined) {
+        throw new VggError(
+          'VGG_INVALID_OPTION',
+          'Expected a model prepared with `pair` for runPairs but received one without a pair head',
+        );
+      }
+      if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) {
+        throw invalidOption('b.length', `${Array.isArray(a) ? a.length : 0} (one b per a)`, b?.length);
+      }
+      this.checkRequest([...a, ...b], { topK: 0, taps: [], l2Normalize: false, dtype: 'float32' }, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (a.length === 0) {
+      return Promise.resolve({
+        count: 0,
+        columns: [...pair.columns],
+        values: new Float32Array(0),
+        inferenceMs: 0,
+      });
+    }
+    const owned = [...a, ...b].map((image) =>
+      image.byteOffset === 0 &&
+      image.buffer instanceof ArrayBuffer &&
+      image.byteLength === image.buffer.byteLength
+        ? image
+        : image.slice(),
+    );
+    const id = this.nextId++;
+    const message: ToWorker = { type: 'pairs', id, images: owned };
+    return new Promise<PairInferenceResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(message, [...new Set(owned.map((image) => image.buffer as ArrayBuffer))]);
+    });
+  }
+
+  /**
    * Lets runs already submitted finish, then releases the onnxruntime session and ends the thread. Runs submitted
    * after close() reject with VGG_INFERENCE. Safe to call more than once.
    */
@@ -255,7 +304,7 @@ export class InferenceEngine {
     return this.closing;
   }
 
-  private checkRequest(images: Uint8Array[], request: InferenceRequest): void {
+  private checkRequest(images: Uint8Array[], request: InferenceRequest, pixelsOnly = false): void {
     if (!Array.isArray(images)) throw invalidOption('images', 'array of Uint8Array', images);
     const length = this.preprocess.cropSize * this.preprocess.cropSize * 3;
     images.forEach((image, index) => {
@@ -267,6 +316,7 @@ export class InferenceEngine {
         );
       }
     });
+    if (pixelsOnly) return;
     if (!Number.isSafeInteger(request.topK) || request.topK < 0) {
       throw invalidOption('topK', 'non-negative integer', request.topK);
     }
@@ -291,11 +341,11 @@ export class InferenceEngine {
   }
 
   private onMessage(message: FromWorker): void {
-    if (message.type !== 'result' && message.type !== 'failed') return;
+    if (message.type !== 'result' && message.type !== 'pair-result' && message.type !== 'failed') return;
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve(message.result);
+    if (message.type !== 'failed') (pending.resolve as (result: unknown) => void)(message.result);
     else pending.reject(deserialize(message.error));
   }
 

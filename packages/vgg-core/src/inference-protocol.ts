@@ -32,6 +32,17 @@ export interface InferenceResult {
   inferenceMs: number;
 }
 
+/** Scores of a batch of pairs from a graph with a pair head (prepareModel's `pair`). */
+export interface PairInferenceResult {
+  count: number;
+  /** Column names: `perceptual_distance`, `lpips_<layer>`…, `feature_reconstruction_loss`. */
+  columns: string[];
+  /** count × columns.length values, row-major (one row per pair). */
+  values: Float32Array;
+  /** Wall time of onnxruntime's run() calls, in ms. */
+  inferenceMs: number;
+}
+
 export interface WorkerInit {
   onnxPath: string;
   inputName: string;
@@ -40,6 +51,8 @@ export interface WorkerInit {
   logits: string | null;
   probs: string | null;
   taps: Record<string, { name: string; dim: number }>;
+  /** The pair head's output and columns; null for a graph without one. */
+  pair: { name: string; columns: string[] } | null;
   /** Batch size to feed onnxruntime (engine option or a user graph's fixed axis); runs are split and padded to it. */
   fixedBatchSize: number | null;
   candidates: ExecutionProvider[];
@@ -56,11 +69,14 @@ export interface SerializedError {
 
 export type ToWorker =
   | { type: 'run'; id: number; images: Uint8Array[]; request: InferenceRequest }
+  /** Pairs: `images` holds the a crops, then the b crops. */
+  | { type: 'pairs'; id: number; images: Uint8Array[] }
   | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; provider: ExecutionProvider; warnings: string[] }
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'result'; id: number; result: InferenceResult }
+  | { type: 'pair-result'; id: number; result: PairInferenceResult }
   | { type: 'failed'; id: number; error: SerializedError }
   | { type: 'closed' };

@@ -14,6 +14,7 @@ import type {
   FromWorker,
   InferenceRequest,
   InferenceResult,
+  PairInferenceResult,
   SerializedError,
   ToWorker,
   WorkerInit,
@@ -74,6 +75,7 @@ function checkModel(created: ort.InferenceSession, options: WorkerInit): void {
   if (!created.inputNames.includes(options.inputName)) problems.push(`no input named ${options.inputName}`);
   const outputs = [options.logits, options.probs].filter((name) => name !== null);
   for (const tap of Object.values(options.taps)) outputs.push(tap.name);
+  if (options.pair !== null) outputs.push(options.pair.name);
   for (const name of outputs) {
     if (!created.outputNames.includes(name)) problems.push(`no output named ${name}`);
   }
@@ -91,6 +93,15 @@ async function handle(message: ToWorker): Promise<void> {
     await session.release();
     post({ type: 'closed' });
     port.close();
+    return;
+  }
+  if (message.type === 'pairs') {
+    try {
+      const result = await inferPairs(message.images);
+      post({ type: 'pair-result', id: message.id, result }, [result.values.buffer as ArrayBuffer]);
+    } catch (error) {
+      post({ type: 'failed', id: message.id, error: serialize(error) });
+    }
     return;
   }
   try {
@@ -155,6 +166,35 @@ async function infer(images: Uint8Array[], request: InferenceRequest): Promise<I
     embeddings[tap] = { dim, dtype: request.dtype, data };
   }
   return { count, topK, embeddings, inferenceMs };
+}
+
+/**
+ * Scores pairs: `images` holds N a crops then N b crops, fed as one batch [a…, b…] to a graph whose pair head
+ * splits it in halves. With a fixed batch size, pairs go in slices of half of it, padded with blank pairs.
+ */
+async function inferPairs(images: Uint8Array[]): Promise<PairInferenceResult> {
+  const pair = init.pair;
+  if (pair === null) throw new VggError('VGG_INVALID_OPTION', 'This graph has no pair head');
+  const count = images.length / 2;
+  const dim = pair.columns.length;
+  const step = init.fixedBatchSize === null ? count : Math.max(1, Math.floor(init.fixedBatchSize / 2));
+  const values = new Float32Array(count * dim);
+  let inferenceMs = 0;
+  for (let first = 0; first < count; first += step) {
+    const a = images.slice(first, Math.min(first + step, count));
+    const b = images.slice(count + first, count + Math.min(first + step, count));
+    const used = a.length;
+    while (a.length < step) {
+      a.push(blankCrop(images[0]!.length));
+      b.push(blankCrop(images[0]!.length));
+    }
+    const started = performance.now();
+    const outputs = await session.run({ [init.inputName]: inputTensor([...a, ...b]) }, [pair.name]);
+    inferenceMs += performance.now() - started;
+    const rows = outputRows(outputs[pair.name], pair.name, step, dim);
+    values.set(rows.subarray(0, used * dim), first * dim);
+  }
+  return { count, columns: [...pair.columns], values, inferenceMs };
 }
 
 let blank = new Uint8Array(0);

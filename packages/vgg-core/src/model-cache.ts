@@ -15,6 +15,7 @@ import {
   writeSafetensors,
 } from './safetensors.js';
 import { stateDictSpec } from './state-dict.js';
+import type { PairHeadOptions } from './features/pair-head.js';
 import type { VggTap } from './taps.js';
 
 /** Writes the state_dict of `source` with every float tensor as `dtype` (F32 or F16); counters stay as they are. */
@@ -53,6 +54,7 @@ export async function ensureGraph(
   taps: readonly VggTap[],
   precision: GraphPrecision,
   weightsPath: string,
+  pair: { head: PairHeadOptions; weightsSha256: string | null } | null = null,
 ): Promise<{ onnxPath: string; weightsPath: string }> {
   let graphWeights = weightsPath;
   if (precision === 'float16') {
@@ -66,12 +68,22 @@ export async function ensureGraph(
   const layout = [...header.tensors.values()].map((t) => [t.name, t.byteOffset, t.byteLength]);
   const outputs = taps.map((tap) => tap.name);
   const key = sha256Text(
-    JSON.stringify({ v: GRAPH_FORMAT_VERSION, config, location, layout, outputs, precision }),
+    JSON.stringify({
+      v: GRAPH_FORMAT_VERSION,
+      config,
+      location,
+      layout,
+      outputs,
+      precision,
+      ...(pair && {
+        pair: { layers: pair.head.layers, content: pair.head.contentLayer, lin: pair.weightsSha256 },
+      }),
+    }),
   ).slice(0, 24);
   const onnxPath = join(dir, `model-${key}.onnx`);
   if (!(await exists(onnxPath))) {
     const weights = { kind: 'external', location, tensors: header.tensors } as const;
-    const bytes = buildVggOnnx(config, { weights, outputs, precision });
+    const bytes = buildVggOnnx(config, { weights, outputs, precision, ...(pair && { pair: pair.head }) });
     await writeAtomically(onnxPath, (tmp) => writeFile(tmp, bytes));
   }
   return { onnxPath, weightsPath: graphWeights };

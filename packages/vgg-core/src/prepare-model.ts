@@ -2,6 +2,8 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { invalidOption, VggError } from './errors.js';
+import { PAIR_OUTPUT, type PairHeadOptions, pairColumns } from './features/pair-head.js';
+import { loadPairHead, type PairModelOptions } from './features/pair-options.js';
 import { exists, linkOrCopy, sha256File, sha256Text, writeAtomically } from './file-cache.js';
 import { convertWeights, ensureGraph } from './model-cache.js';
 import { resolveVggConfig, type VggConfig, type VggConfigOverrides } from './model-config.js';
@@ -9,7 +11,7 @@ import { readUserOnnxFile } from './onnx/onnx-file.js';
 import { type GraphPrecision, selectTaps } from './onnx/onnx-graph.js';
 import { readSafetensorsHeader } from './safetensors.js';
 import { checkSeed, SEEDED_INIT_VERSION, writeSeededWeights } from './seeded-init.js';
-import { listTaps, type VggTap } from './taps.js';
+import { GRAM_TAP_PREFIX, listTaps, type VggTap } from './taps.js';
 import { checkStateDict, needsFloat32Conversion } from './weights-check.js';
 
 export interface ModelOptions {
@@ -48,6 +50,12 @@ export interface ModelOptions {
    * Default 'float32'.
    */
   precision?: GraphPrecision;
+  /**
+   * Adds the pair head: the graph then scores pairs (a images, then b images, in one batch) with the LPIPS-formula
+   * perceptual distance, its per-layer terms and the feature reconstruction loss, as output `pair`. `outputs`
+   * defaults to none then. Not with onnxPath.
+   */
+  pair?: PairModelOptions;
 }
 
 export interface ModelIdentity {
@@ -75,7 +83,19 @@ export interface PreparedModel {
    * Output names by role, for the outputs the graph declares. `taps` holds each declared tap, logits and probs
    * included; for a user ONNX file only logits (probs are computed from them).
    */
-  outputs: { logits?: string; probs?: string; taps: Record<string, { name: string; dim: number }> };
+  outputs: {
+    logits?: string;
+    probs?: string;
+    taps: Record<string, { name: string; dim: number }>;
+    /** The pair head, when prepared with `pair`: its output [pairs, columns.length] and column names. */
+    pair?: {
+      name: string;
+      columns: string[];
+      layers: string[];
+      contentLayer: string;
+      lpipsWeightsSha256: string | null;
+    };
+  };
   /** The float32 safetensors file the graph's initializers point into; null for a user ONNX file. */
   weightsPath: string | null;
   /** Batch size the graph requires, or null when the batch axis is dynamic (always null for generated graphs). */
@@ -114,13 +134,26 @@ export async function prepareModel(options: ModelOptions = {}): Promise<Prepared
   const config = resolveVggConfig(options.model ?? DEFAULT_MODEL, overrides);
   const cacheDir = resolve(options.cacheDir ?? join(tmpdir(), 'vgg-core-cache'));
   await mkdir(cacheDir, { recursive: true });
-  const taps = selectTaps(config, options.outputs);
+  const pair = options.pair === undefined ? null : await loadPairHead(config, options.pair);
+  const taps = pair !== null && options.outputs === undefined ? [] : selectTaps(config, options.outputs);
   const precision = options.precision ?? 'float32';
-  if (options.weightsPath !== undefined) {
-    return prepareSafetensors(config, taps, precision, options.weightsPath, cacheDir);
+  const prepared =
+    options.weightsPath !== undefined
+      ? await prepareSafetensors(config, taps, precision, options.weightsPath, cacheDir, pair)
+      : await prepareSeeded(config, taps, precision, options.seed ?? DEFAULT_SEED, cacheDir, pair);
+  if (pair !== null) {
+    prepared.outputs.pair = {
+      name: PAIR_OUTPUT,
+      columns: pairColumns(pair.head),
+      layers: [...pair.head.layers],
+      contentLayer: pair.head.contentLayer,
+      lpipsWeightsSha256: pair.weightsSha256,
+    };
   }
-  return prepareSeeded(config, taps, precision, options.seed ?? DEFAULT_SEED, cacheDir);
+  return prepared;
 }
+
+type PairHead = { head: PairHeadOptions; weightsSha256: string | null } | null;
 
 /** Looks up a tap of a prepared model; throws VGG_UNKNOWN_TAP with what is available. */
 export function getModelTap(model: PreparedModel, tap: string): { name: string; dim: number } {
@@ -134,7 +167,7 @@ export function getModelTap(model: PreparedModel, tap: string): { name: string; 
     );
   }
   const declared = Object.keys(model.outputs.taps).join(', ');
-  if (listTaps(model.config).some((t) => t.name === tap)) {
+  if (listTaps(model.config).some((t) => t.name === tap) || tap.startsWith(GRAM_TAP_PREFIX)) {
     throw new VggError(
       'VGG_UNKNOWN_TAP',
       `Tap ${JSON.stringify(tap)} is not an output of this ${model.identity.variant} graph (it declares ${declared}); ` +
@@ -181,6 +214,17 @@ function checkOptions(options: ModelOptions): void {
   if (options.precision !== undefined && options.precision !== 'float32' && options.precision !== 'float16') {
     throw invalidOption('precision', "one of 'float32', 'float16'", options.precision);
   }
+  if (options.pair !== undefined && (options.pair === null || typeof options.pair !== 'object')) {
+    throw invalidOption('pair', 'object', options.pair);
+  }
+  if (options.pair !== undefined && options.outputs !== undefined) {
+    // onnxruntime runs every node of the graph on each call, so a pair graph could not also embed single images.
+    throw invalidOption(
+      'outputs',
+      'unset with pair (a pair graph outputs only the pair scores)',
+      options.outputs,
+    );
+  }
   if (options.onnxPath !== undefined) {
     const other = options.outputs?.find((name) => name !== 'probs' && name !== 'logits');
     if (other !== undefined) {
@@ -190,7 +234,7 @@ function checkOptions(options: ModelOptions): void {
           'provides logits (and probs computed from them)',
       );
     }
-    for (const key of ['model', 'classifierWidth', 'batchNorm', 'poolSize', 'precision'] as const) {
+    for (const key of ['model', 'classifierWidth', 'batchNorm', 'poolSize', 'precision', 'pair'] as const) {
       if (options[key] !== undefined) {
         throw new VggError(
           'VGG_INVALID_OPTION',
@@ -208,6 +252,7 @@ async function prepareSeeded(
   precision: GraphPrecision,
   seed: number,
   cacheDir: string,
+  pair: PairHead,
 ): Promise<PreparedModel> {
   // The input size does not change any weight, so every input size shares one weights file.
   const { inputSize: _inputSize, name: _name, ...architecture } = config;
@@ -231,7 +276,7 @@ async function prepareSeeded(
     );
     sha256 = written.sha256;
   }
-  const files = await ensureGraph(dir, config, taps, precision, weightsPath);
+  const files = await ensureGraph(dir, config, taps, precision, weightsPath, pair);
   return ours(config, taps, precision, files, {
     variant: config.name,
     source: 'seeded',
@@ -249,6 +294,7 @@ async function prepareSafetensors(
   precision: GraphPrecision,
   path: string,
   cacheDir: string,
+  pair: PairHead,
 ): Promise<PreparedModel> {
   const source = resolve(path);
   const header = await readSafetensorsHeader(source);
@@ -265,7 +311,7 @@ async function prepareSafetensors(
   } else {
     await linkOrCopy(source, weightsPath);
   }
-  const files = await ensureGraph(dir, config, taps, precision, weightsPath);
+  const files = await ensureGraph(dir, config, taps, precision, weightsPath, pair);
   return ours(config, taps, precision, files, {
     variant: config.name,
     source: 'safetensors',

@@ -1,7 +1,7 @@
 import { type Data, makeVector, tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import { float16ToFloat32 } from 'vgg-core';
-import type { ManifestShard, ManifestTap } from 'vgg-pipeline';
+import { embeddingColumn, type ManifestShard, type ManifestTap } from 'vgg-pipeline';
 import { IndexError } from '../errors.js';
 
 /** The embeddings of one shard's ok rows, in row order, ready to index. */
@@ -25,7 +25,7 @@ export interface ShardVectors {
  * against its manifest entry (row count, dimension).
  */
 export function readShardVectors(bytes: Uint8Array, shard: ManifestShard, tap: ManifestTap): ShardVectors {
-  const column = `emb_${tap.name}`;
+  const column = embeddingColumn(tap.name);
   const fail = (detail: string, cause?: unknown) =>
     new IndexError(
       'INDEX_RUN_INVALID',

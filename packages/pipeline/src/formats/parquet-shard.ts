@@ -162,7 +162,7 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
       nullBitmap: ok,
       child,
     });
-    add(`emb_${embedding.tap}`, column, true);
+    add(embeddingColumn(embedding.tap), column, true);
   }
 
   const schema = new Schema(fields);
@@ -192,7 +192,12 @@ export async function readParquetShardRowCount(bytes: Uint8Array): Promise<numbe
   }
 }
 
-const TAP_NAME = /^[A-Za-z0-9_]+$/;
+const TAP_NAME = /^[A-Za-z0-9_]+(:[A-Za-z0-9_]+)?$/;
+
+/** The column of a tap: `emb_<tap>`, with a Gram tap's ':' as '_' (`gram:relu2_2` -> `emb_gram_relu2_2`). */
+export function embeddingColumn(tap: string): string {
+  return `emb_${tap.replace(':', '_')}`;
+}
 
 function validateShard(shard: ShardColumns): number {
   const n = shard.uri.length;
@@ -226,7 +231,11 @@ function validateShard(shard: ShardColumns): number {
   for (const [index, embedding] of shard.embeddings.entries()) {
     const name = `embeddings[${index}]`;
     if (typeof embedding.tap !== 'string' || !TAP_NAME.test(embedding.tap) || taps.has(embedding.tap)) {
-      throw invalidOption(`${name}.tap`, 'unique name of letters, digits and underscores', embedding.tap);
+      throw invalidOption(
+        `${name}.tap`,
+        'unique name of letters, digits and underscores (one prefix: allowed)',
+        embedding.tap,
+      );
     }
     taps.add(embedding.tap);
     if (!Number.isInteger(embedding.dim) || embedding.dim < 1) {

@@ -22,15 +22,18 @@ export function shardKeyFor(chunkIndex: number): string {
  */
 export function npyKeysFor(tap: string, chunkIndex: number): { embeddings: string; metadata: string } {
   const name = chunkName(chunkIndex);
+  // A Gram tap's ':' becomes '_' in paths (gram:relu2_2 -> embeddings/gram_relu2_2/...).
+  const dir = tap.replace(':', '_');
   return {
-    embeddings: `embeddings/${tap}/img_emb/img_emb_${name}.npy`,
-    metadata: `embeddings/${tap}/metadata/metadata_${name}.parquet`,
+    embeddings: `embeddings/${dir}/img_emb/img_emb_${name}.npy`,
+    metadata: `embeddings/${dir}/metadata/metadata_${name}.parquet`,
   };
 }
 
 /** The tap an npy key belongs to (see {@link npyKeysFor}). */
 export function tapOfNpyKey(key: string): string {
-  return key.split('/')[1] ?? '';
+  const dir = key.split('/')[1] ?? '';
+  return dir.startsWith('gram_') ? `gram:${dir.slice('gram_'.length)}` : dir;
 }
 
 function chunkName(chunkIndex: number): string {

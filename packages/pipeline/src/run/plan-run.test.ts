@@ -84,7 +84,7 @@ describe('planRun', () => {
     const error = invalid({ out: '/o', taps: ['relu9_9'] });
     expect(error).toMatchObject({ code: 'RUN_INVALID', field: '--taps' });
     expect(error.message).toMatch(
-      /^Expected one of relu1_1, relu1_2, .*relu5_3, pool5, fc6, fc7, logits, probs \(taps of vgg16\) for --taps but received "relu9_9"$/,
+      /^Expected one of relu1_1, relu1_2, .*relu5_3, pool5, fc6, fc7, logits, probs, or gram:<conv tap> \(gram:relu1_2, …\) \(taps of vgg16\) for --taps but received "relu9_9"$/,
     );
     expect(invalid({ out: '/o', onnx: 'm.onnx', taps: ['fc7'] }).message).toContain(
       'Expected one of logits (taps of an ONNX file) for --taps',

@@ -1,5 +1,12 @@
 import { expectedValue, findConflict, withDefaults } from 'vgg-cli-kit';
-import { isVggError, listTaps, resolvePreprocessOptions, resolveVggConfig, type VggConfig } from 'vgg-core';
+import {
+  isVggError,
+  listGramTaps,
+  listTaps,
+  resolvePreprocessOptions,
+  resolveVggConfig,
+  type VggConfig,
+} from 'vgg-core';
 import { isPipelineError, RunError } from '../errors.js';
 import { parseLocation } from '../storage/location.js';
 import { modelOptionsForRun } from './model-binding.js';
@@ -93,12 +100,14 @@ function validateSpec(spec: RunSpec): void {
   }
   // A user ONNX file only provides logits; generated graphs provide every tap of their configuration.
   const available = config ? listTaps(config).map((tap) => tap.name) : ['logits'];
+  const grams = config ? listGramTaps(config).map((tap) => tap.name) : [];
   const seen = new Set<string>();
   for (const tap of output.taps) {
-    if (!available.includes(tap)) {
+    if (!available.includes(tap) && !grams.includes(tap)) {
+      const gramText = config ? ', or gram:<conv tap> (gram:relu1_2, …)' : '';
       throw invalid(
         'taps',
-        `one of ${available.join(', ')} (taps of ${config?.name ?? 'an ONNX file'})`,
+        `one of ${available.join(', ')}${gramText} (taps of ${config?.name ?? 'an ONNX file'})`,
         tap,
       );
     }

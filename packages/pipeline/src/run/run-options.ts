@@ -69,7 +69,8 @@ export const RUN_OPTIONS = {
     kind: 'list',
     default: [],
     defaultText: 'none',
-    description: 'embedding taps: fc6,fc7,pool5,relu1_2,relu2_2,relu3_3,relu4_3,...',
+    description:
+      'embedding taps: fc6,fc7,pool5,relu1_2,relu2_2,relu3_3,relu4_3,...; gram:relu1_2,... for normalised Gram matrices (upper triangle)',
     section: 'output',
   },
   l2: { kind: 'boolean', description: 'L2-normalise embeddings', section: 'output', field: 'l2Normalize' },

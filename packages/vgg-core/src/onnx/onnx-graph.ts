@@ -3,7 +3,10 @@ import { invalidOption } from '../errors.js';
 import { float32ToFloat16 } from '../half-float.js';
 import type { VggConfig } from '../model-config.js';
 import { stateDictSpec } from '../state-dict.js';
-import { getTap, listTaps, type VggTap } from '../taps.js';
+import type { GraphOps } from '../features/graph-ops.js';
+import { addGramNodes } from '../features/gram.js';
+import { addPairHead, PAIR_OUTPUT, type PairHeadOptions, pairColumns } from '../features/pair-head.js';
+import { GRAM_TAP_PREFIX, getTap, listGramTaps, listTaps, type VggTap } from '../taps.js';
 import { adaptivePoolBins, vggLayout } from '../vgg-layout.js';
 import {
   AttributeProto_AttributeType as AttributeType,
@@ -21,7 +24,7 @@ type Tensor = MessageInitShape<typeof TensorProtoSchema> & { name: string };
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 /** Bump when the generated graph changes, so cached graphs are rebuilt. */
-export const GRAPH_FORMAT_VERSION = 1;
+export const GRAPH_FORMAT_VERSION = 2;
 /** torch.nn.BatchNorm2d's default epsilon. */
 const BN_EPSILON = 1e-5;
 
@@ -52,6 +55,12 @@ export interface BuildVggOnnxOptions {
    * float32 logits. External weights must then hold IEEE half floats; inline ones are converted. Default 'float32'.
    */
   readonly precision?: GraphPrecision;
+  /**
+   * Adds the pair head (perceptual distance, its per-layer terms, feature reconstruction loss) as output
+   * {@link PAIR_OUTPUT}, [pairs, columns]: the batch holds the a images, then the b images. The input's height and
+   * width are then free (the head only needs conv features), and `outputs` may be empty.
+   */
+  readonly pair?: PairHeadOptions;
 }
 
 export type GraphPrecision = 'float32' | 'float16';
@@ -63,7 +72,8 @@ export type GraphPrecision = 'float32' | 'float16';
  */
 export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): Uint8Array {
   const inputName = options.inputName ?? 'input';
-  const taps = selectTaps(config, options.outputs);
+  const pair = options.pair;
+  const taps = pair !== undefined && options.outputs?.length === 0 ? [] : selectTaps(config, options.outputs);
   const half = options.precision === 'float16';
   if (options.precision !== undefined && options.precision !== 'float32' && !half) {
     throw invalidOption('precision', "one of 'float32', 'float16'", options.precision);
@@ -107,6 +117,48 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
     constants.set(key, name);
     return name;
   };
+  const ops: GraphOps = {
+    node: (opType, name, inputs, output, attribute = []) => node(opType, name, inputs, output, attribute),
+    nodeOutputs: (opType, name, inputs, outputs, attribute = []) => {
+      nodes.push({ name, opType, input: inputs, output: outputs, attribute });
+      return outputs;
+    },
+    ints,
+    int,
+    int64Constant,
+    floatConstant: (name, dims, values) => {
+      initializers.push({
+        name,
+        dims: dims.map(BigInt),
+        dataType: DataType.FLOAT,
+        rawData: new Uint8Array(
+          values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength),
+        ),
+      });
+      return name;
+    },
+    int64Tensor: (name, values) => {
+      const raw = new Uint8Array(values.length * 8);
+      const view = new DataView(raw.buffer);
+      for (let i = 0; i < values.length; i++) view.setBigInt64(i * 8, BigInt(values[i] as number), true);
+      initializers.push({ name, dims: [BigInt(values.length)], dataType: DataType.INT64, rawData: raw });
+      return name;
+    },
+  };
+  // Gram taps and the pair head work on float32 features whatever the graph's precision (sums over many
+  // positions would lose too much, or overflow, in half floats).
+  const grams = new Set(taps.filter((tap) => tap.kind === 'gram').map((tap) => tap.name));
+  const pairLayers = new Set(pair ? [...pair.layers, pair.contentLayer] : []);
+  const pairFeatures = new Map<string, { value: string; channels: number }>();
+  const floats = new Map<string, string>();
+  const asFloat = (x: string) => {
+    if (!half) return x;
+    const existing = floats.get(x);
+    if (existing !== undefined) return existing;
+    const cast32 = cast(`${x}.cast`, x, DataType.FLOAT, `${x}.f32`);
+    floats.set(x, cast32);
+    return cast32;
+  };
   const globalMean = (name: string, x: string) =>
     node('ReduceMean', name, [x], tapValue(name), [ints('axes', [2, 3]), int('keepdims', 0)]);
   const cast = (name: string, x: string, to: DataType, output: string) =>
@@ -145,7 +197,12 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
       );
     }
     x = node('Relu', `features.${stage.reluIndex}`, [x], `features.${stage.reluIndex}`);
-    globalMean(`relu${stage.block}_${stage.layer}`, x);
+    const relu = `relu${stage.block}_${stage.layer}`;
+    globalMean(relu, x);
+    if (grams.has(`${GRAM_TAP_PREFIX}${relu}`)) {
+      addGramNodes(ops, asFloat(x), stage.outChannels, stage.size * stage.size, `${GRAM_TAP_PREFIX}${relu}`);
+    }
+    if (pairLayers.has(relu)) pairFeatures.set(relu, { value: asFloat(x), channels: stage.outChannels });
   }
   globalMean('pool5', x);
 
@@ -201,11 +258,24 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
   node('Softmax', 'probs', ['logits'], 'probs', [int('axis', 1)]);
 
   const outputs = taps.map((tap) => valueInfo(tap.name, DataType.FLOAT, ['batch', tap.dim]));
+  const outputNames = taps.map((tap) => tap.name);
+  if (pair) {
+    for (const layer of pairLayers) {
+      if (!pairFeatures.has(layer)) {
+        const convs = listTaps(config).filter((tap) => tap.kind === 'conv');
+        throw invalidOption(
+          'pair layers',
+          `conv taps of ${config.name} (${convs.map((t) => t.name).join(', ')})`,
+          layer,
+        );
+      }
+    }
+    addPairHead(ops, pairFeatures, pair);
+    outputs.push(valueInfo(PAIR_OUTPUT, DataType.FLOAT, ['pairs', pairColumns(pair).length]));
+    outputNames.push(PAIR_OUTPUT);
+  }
   // Each tap not asked for would cost a full pass over its activation (and keep it alive), so unused nodes go.
-  const graphNodes = pruneTo(
-    nodes,
-    taps.map((tap) => tap.name),
-  );
+  const graphNodes = pruneTo(nodes, outputNames);
   const used = new Set(graphNodes.flatMap((n) => n.input));
   return encodeOnnxModel({
     irVersion: BigInt(ONNX_IR_VERSION),
@@ -219,7 +289,13 @@ export function buildVggOnnx(config: VggConfig, options: BuildVggOnnxOptions): U
       name: config.name,
       node: graphNodes,
       initializer: initializers.filter((t) => used.has(t.name)),
-      input: [valueInfo(inputName, DataType.FLOAT, ['batch', 3, config.inputSize, config.inputSize])],
+      input: [
+        valueInfo(
+          inputName,
+          DataType.FLOAT,
+          pair ? ['batch', 3, 'height', 'width'] : ['batch', 3, config.inputSize, config.inputSize],
+        ),
+      ],
       output: outputs,
     },
   });
@@ -266,7 +342,7 @@ export function selectTaps(config: VggConfig, outputs: readonly string[] | undef
     throw invalidOption('outputs', 'non-empty array of tap names (e.g. ["probs"])', outputs);
   }
   const wanted = new Set(outputs.map((name) => getTap(config, name).name));
-  return all.filter((tap) => wanted.has(tap.name));
+  return [...all, ...listGramTaps(config)].filter((tap) => wanted.has(tap.name));
 }
 
 /** Keeps only the nodes the given outputs depend on. */
