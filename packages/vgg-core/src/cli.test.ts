@@ -198,7 +198,7 @@ describe('vgg-model predict', () => {
     const tap = cli('predict', image, ...modelFlags, '--taps', 'fc9');
     expect(tap.status).toBe(2);
     expect(tap.stderr).toMatch(
-      /^error: Expected one of relu1_1, relu2_1, pool5, fc6, fc7, logits, probs for tap/,
+      /^error: Expected one of relu1_1, relu2_1, pool5, fc6, fc7, logits, probs or gram:<conv tap> for tap/,
     );
     const nothing = cli('predict', image, ...modelFlags, '--top', '0');
     expect(nothing.status).toBe(2);
