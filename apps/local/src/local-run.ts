@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { RedisServerProcess } from 'vgg-local-kit';
+import { freePort, RedisServerProcess } from 'vgg-local-kit';
 import {
   connectRuns,
   createS3Client,
@@ -32,7 +32,7 @@ export interface LocalRunOptions {
   /** Environment for worker processes (AWS settings and credentials pass through it). */
   workerEnv: Record<string, string | undefined>;
   s3: S3ClientOptions;
-  /** Status poll interval in ms. Default 500. */
+  /** Status poll interval in ms. Default 100 (a status read is one small Redis round trip). */
   pollMs?: number;
   onProgress?: (progress: RunProgress) => void;
   log?: (line: string) => void;
@@ -60,14 +60,17 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   const started = performance.now();
   const cleanups: (() => Promise<void>)[] = [];
   try {
+    // The workers start (about a second of module loading each) while redis-server starts: they are spawned with
+    // the URL of a port picked here and reconnect until the server answers.
     let redisUrl = options.redisUrl;
+    let redisServer: Promise<RedisServerProcess> | undefined;
     if (!redisUrl) {
-      const server = await RedisServerProcess.create(
-        options.redisSearchPath !== undefined ? { searchPath: options.redisSearchPath } : {},
-      );
-      cleanups.push(() => server.close());
-      redisUrl = server.url;
-      log(`started private redis-server at ${redisUrl}`);
+      const port = await freePort();
+      redisUrl = `redis://127.0.0.1:${port}`;
+      redisServer = RedisServerProcess.create({
+        port,
+        ...(options.redisSearchPath !== undefined ? { searchPath: options.redisSearchPath } : {}),
+      });
     }
     const workers: ChildProcess[] = [];
     cleanups.push(() => stopWorkers(workers));
@@ -96,6 +99,12 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       });
       workers.push(child);
     }
+    if (redisServer) {
+      const server = await redisServer;
+      // Stopped after the workers (cleanups run in reverse), so they close their connections cleanly.
+      cleanups.unshift(() => server.close());
+      log(`started private redis-server at ${server.url}`);
+    }
 
     const runs = connectRuns({ redisUrl, connectionName: 'vgg-local', s3: createS3Client(options.s3) });
     cleanups.push(() => runs.close());
@@ -116,7 +125,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
           `all workers exited (codes ${dead.map((w) => w.exitCode).join(', ')}); see their log above`,
         );
       }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
     }
     const wallSeconds = (performance.now() - started) / 1000;
     const labels = new Map<string, number>();
@@ -171,6 +180,10 @@ function describeWorkerLine(line: string, verbose: boolean): string | null {
         : null;
     case 'chunk-failed':
       return `chunk ${event.chunkIndex} attempt ${event.attempt} failed${event.final ? ' (recorded as errors)' : ''}: ${event.message}`;
+    case 'ready':
+      return verbose ? 'ready' : null;
+    case 'run-finalized':
+      return verbose ? `run finalised: ${event.manifest}` : null;
     case 'warning':
       return `warning: ${event.message}`;
     default:

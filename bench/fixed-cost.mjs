@@ -1,0 +1,128 @@
+// Fixed cost of `vgg-local`: the time a whole small job spends beyond model load and inference. Spawns the real
+// `vgg-local` bin (private redis-server, a worker process, producer, finalisation, shutdown) on a folder of N
+// images and timestamps each line it prints; model load comes from the worker's own "model ... loaded in" line.
+//
+//   node bench/fixed-cost.mjs [--images 48] [--model vgg16] [--repeat 1] [--json] [--dir images-dir]
+//
+// fixed cost = process exit - model load - inference time, where inference time is the sum of the chunks'
+// engine time if known, else images / --steady-rate (img/s). Without --steady-rate the phases alone are printed.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureImages } from './images.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { values: flags } = parseArgs({
+  options: {
+    images: { type: 'string', default: '48' },
+    model: { type: 'string', default: 'vgg16' },
+    repeat: { type: 'string', default: '1' },
+    dir: { type: 'string' },
+    'steady-rate': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    // Another checkout's vgg-local (e.g. main's, for a before/after comparison interleaved with this one).
+    'compare-bin': { type: 'string' },
+  },
+});
+
+const defaultBin = path.join(here, '..', 'apps', 'local', 'bin', 'vgg-local.js');
+
+/** Runs vgg-local once over `dir`; returns the ms offsets of its phases from spawn. */
+export async function measureLocalRun({ dir, model, extraArgs = [], bin = defaultBin }) {
+  const out = await mkdtemp(path.join(tmpdir(), 'vgg-fixed-cost-'));
+  const started = performance.now();
+  const at = () => performance.now() - started;
+  const phases = {};
+  const lines = [];
+  const child = spawn(
+    process.execPath,
+    [bin, dir, '--model', model, '--out', out, '--verbose', '--chunk-size', '16', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } },
+  );
+  let chunks = 0;
+  const onLine = (line) => {
+    const t = at();
+    lines.push(`${(t / 1000).toFixed(2).padStart(6)} s  ${line}`);
+    if (/started private redis-server/.test(line)) phases.redisReadyMs ??= t;
+    if (/^run \S+: \d+ images/.test(line)) phases.submittedMs ??= t;
+    const load = line.match(/model \S+ loaded on \S+ in ([\d.]+)s/);
+    if (load) {
+      phases.modelLoadedMs ??= t;
+      phases.modelLoadMs = Number(load[1]) * 1000;
+    }
+    if (/chunk \d+: \d+\/\d+ ok in/.test(line)) {
+      chunks += 1;
+      phases.firstChunkMs ??= t;
+      phases.lastChunkMs = t;
+    }
+    if (/\[worker 1\] ready$/.test(line)) phases.workerReadyMs ??= t;
+    if (/\[worker 1\] run finalised/.test(line)) phases.finalizedMs ??= t;
+    if (/^Run \S+ finished in/.test(line)) phases.summaryMs ??= t;
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream.on('data', (d) => {
+      rest += d.toString();
+      const parts = rest.split('\n');
+      rest = parts.pop();
+      for (const p of parts) if (p.trim()) onLine(p.replace(/\r?\x1b\[2K/g, '').trim());
+    });
+  }
+  const code = await new Promise((r) => child.once('exit', r));
+  phases.exitMs = at();
+  phases.chunks = chunks;
+  await rm(out, { recursive: true, force: true });
+  if (code !== 0) throw new Error(`vgg-local exited with ${code}:\n${lines.join('\n')}`);
+  return { phases, lines };
+}
+
+/** The phases of one run, as durations in ms. */
+export function phaseDurations(p) {
+  const loadStartMs = p.modelLoadedMs - p.modelLoadMs;
+  return {
+    toRedisReadyMs: p.redisReadyMs,
+    toWorkerReadyMs: p.workerReadyMs,
+    toModelLoadStartMs: loadStartMs,
+    modelLoadMs: p.modelLoadMs,
+    modelLoadedToLastChunkMs: p.lastChunkMs - p.modelLoadedMs,
+    lastChunkToExitMs: p.exitMs - p.lastChunkMs,
+    totalMs: p.exitMs,
+    beyondModelLoadMs: p.exitMs - p.modelLoadMs,
+  };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const n = Number(flags.images);
+  const dir = flags.dir ?? path.join(here, '.cache', `images-${n}`);
+  if (!flags.dir) await ensureImages(dir, n);
+  const bins = { this: defaultBin, ...(flags['compare-bin'] ? { compare: flags['compare-bin'] } : {}) };
+  const runs = Object.fromEntries(Object.keys(bins).map((k) => [k, []]));
+  for (let i = 0; i < Number(flags.repeat); i++) {
+    // Interleaved, so a busy phase of a shared machine hits both.
+    for (const [key, bin] of Object.entries(bins)) {
+      const r = await measureLocalRun({ dir, model: flags.model, bin });
+      runs[key].push(phaseDurations(r.phases));
+      if (!flags.json)
+        console.error(
+          r.lines.filter((l) => !/Warning|node >=22|a\.co|AWS|to continue|security/i.test(l)).join('\n'),
+        );
+    }
+  }
+  const summary = Object.fromEntries(
+    Object.entries(runs).map(([k, list]) => [
+      k,
+      Object.fromEntries(Object.keys(list[0]).map((f) => [f, Math.round(median(list.map((r) => r[f])))])),
+    ]),
+  );
+  console.log(
+    JSON.stringify({ images: n, model: flags.model, medians: summary, runs }, null, flags.json ? 0 : 2),
+  );
+}

@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureSampleImages } from 'vgg-local-kit';
+
+const bin = path.resolve(import.meta.dirname, '../apps/local/bin/vgg-local.js');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'vgg-local-cli-'));
+  await ensureSampleImages({ dir: path.join(dir, 'images'), count: 6 });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own redis-server and a worker process: nothing of the test's servers.
+      env: { ...process.env, REDIS_URL: '', VGG_OUT: '' },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.resume();
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
+describe('vgg-local', () => {
+  it('runs a job on a private redis-server and a worker started alongside it, then exits with every row written', async () => {
+    const out = path.join(dir, 'out');
+    const { code, stdout } = await runCli([
+      path.join(dir, 'images'),
+      '--model',
+      '[8,M]',
+      '--classifier-width',
+      '16',
+      '--input-size',
+      '32',
+      '--out',
+      out,
+      '--run',
+      'local-cli',
+      '--verbose',
+    ]);
+    expect(code, stdout).toBe(0);
+    // The worker was spawned before redis-server answered and still connected.
+    expect(stdout).toMatch(/started private redis-server at redis:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/\[worker 1\] ready/);
+    expect(stdout).toMatch(/images\s+6 \(6 ok, 0 errors\)/);
+    const manifest = JSON.parse(await readFile(path.join(out, 'local-cli', '_manifest.json'), 'utf8'));
+    expect(manifest.totals.rows).toBe(6);
+    // Its redis-server is gone: nothing answers on its port any more.
+    const port = Number(stdout.match(/redis:\/\/127\.0\.0\.1:(\d+)/)?.[1]);
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+  });
+});
