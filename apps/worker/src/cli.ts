@@ -7,6 +7,16 @@ const LOG_FLAGS = {
   json: { kind: 'boolean', env: 'VGG_LOG_JSON', description: 'log events as JSON lines' },
 } as const satisfies FlagTable;
 
+const LAUNCH_FLAGS = {
+  gpus: {
+    kind: 'string',
+    valueName: 'all|0,1,...',
+    env: 'VGG_GPUS',
+    description:
+      'start one worker process per GPU (each with its own CUDA_VISIBLE_DEVICES and --device cuda:0) and supervise them: all = every visible GPU',
+  },
+} as const satisfies FlagTable;
+
 /** What `vgg-worker` was asked to do: where the queue is, the worker's tunables, and how to log. */
 export interface WorkerCommand {
   redisUrl: string;
@@ -14,6 +24,8 @@ export interface WorkerCommand {
   prefix: string;
   tunables: WorkerFlagValues;
   json: boolean;
+  /** --gpus: launch one worker per GPU instead of being one. */
+  gpus: string | undefined;
 }
 
 /** `vgg-worker`; `onStart` receives the parsed command (the composition root starts the worker). */
@@ -21,17 +33,19 @@ export function workerProgram(env: Env, onStart: (command: WorkerCommand) => voi
   const queueFlags = new FlagSet(QUEUE_FLAGS, { envPrefix: 'VGG_' });
   const workerFlags = new FlagSet(WORKER_FLAGS, { envPrefix: 'VGG_' });
   const logFlags = new FlagSet(LOG_FLAGS);
+  const launchFlags = new FlagSet(LAUNCH_FLAGS, { envPrefix: 'VGG_' });
   const program = new Command('vgg-worker')
     .description(
-      'Pull chunk jobs from Redis, run VGG on their images in batches and write Parquet shards. Run one process per GPU (--device cuda:N); CPU workers are fine too. SIGTERM finishes or hands back in-flight chunks, then exits.',
+      'Pull chunk jobs from Redis, run VGG on their images in batches and write Parquet shards. Run one process per GPU (--device cuda:N, or --gpus all to start and supervise one per visible GPU); CPU workers are fine too. SIGTERM finishes or hands back in-flight chunks, then exits.',
     )
     .showHelpAfterError();
-  for (const flags of [queueFlags, workerFlags, logFlags]) flags.addTo(program);
+  for (const flags of [queueFlags, workerFlags, logFlags, launchFlags]) flags.addTo(program);
   return program.action((_options: unknown, command: Command) => {
     onStart({
       ...queueFlags.read(command, env),
       tunables: workerFlags.read(command, env),
       json: logFlags.read(command, env).json,
+      gpus: launchFlags.read(command, env).gpus,
     });
   });
 }

@@ -3,6 +3,7 @@
 import { runCli } from 'vgg-cli-kit';
 import { createRedisConnection, createS3Client, redactUri, s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { formatEvent, type WorkerCommand, workerProgram } from './cli.js';
+import { GpuLauncher, resolveGpus, workerArgsForGpu } from './gpu-launcher.js';
 import { VggWorker } from 'vgg-chunk-worker';
 
 let command: WorkerCommand | undefined;
@@ -15,6 +16,8 @@ const status = await runCli(
 );
 if (command === undefined) {
   process.exitCode = status;
+} else if (command.gpus !== undefined) {
+  process.exitCode = launch(command.gpus);
 } else {
   await start(command).catch((error: unknown) => {
     process.stderr.write(`vgg-worker: ${(error as Error).message}\n`);
@@ -72,4 +75,28 @@ async function start({ redisUrl, queueName, prefix, tunables, json }: WorkerComm
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** `--gpus`: this process only starts and supervises one worker per GPU; returns the exit status on failure. */
+function launch(spec: string): number | undefined {
+  let launcher: GpuLauncher;
+  try {
+    const gpus = resolveGpus(spec, { cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES });
+    launcher = GpuLauncher.start({
+      gpus,
+      command: process.execPath,
+      args: [process.argv[1] as string, ...workerArgsForGpu(process.argv.slice(2))],
+      env: process.env,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  } catch (error) {
+    process.stderr.write(`vgg-worker: ${(error as Error).message}\n`);
+    return 2;
+  }
+  process.on('SIGTERM', () => launcher.stop('SIGTERM'));
+  process.on('SIGINT', () => launcher.stop('SIGINT'));
+  launcher.exited.then((code) => {
+    process.exitCode = code;
+  });
+  return undefined;
 }
