@@ -56,6 +56,7 @@ export type { ShardSummaryColumns } from './formats/shard-reader.js';
 // --- inputs: listing sources, fetching bytes, what a worker may reach ---
 export { fetchInput } from './inputs/fetch-input.js';
 export type { FetchedInput, FetchInputOptions } from './inputs/fetch-input.js';
+export { localPathOf } from './inputs/fetch-local.js';
 export { InputGuard } from './inputs/input-guard.js';
 export type { InputGuardOptions } from './inputs/input-guard.js';
 export { NETWORK_FLAGS } from './inputs/network-flags.js';

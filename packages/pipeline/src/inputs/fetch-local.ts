@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FetchError } from '../errors.js';
+import { schemeOf } from '../uri.js';
 import type { ResolvedFetchOptions } from './fetch-options.js';
 
 const TRANSIENT_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'EIO', 'ETIMEDOUT']);
@@ -12,12 +13,7 @@ export async function fetchLocal(
   isFileUrl: boolean,
   options: ResolvedFetchOptions,
 ): Promise<Uint8Array> {
-  let file: string;
-  try {
-    file = path.resolve(isFileUrl ? fileURLToPath(uri) : uri);
-  } catch (cause) {
-    throw new FetchError('invalid_uri', uri, 'not a valid file:// URL', { cause });
-  }
+  const file = isFileUrl ? localPathOf(uri) : path.resolve(uri);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(file, 'r');
@@ -60,4 +56,21 @@ export function localFetchError(uri: string, cause: unknown): FetchError {
   if (code === 'EISDIR') return new FetchError('invalid_uri', uri, 'is a directory', { cause });
   const transient = typeof code === 'string' && TRANSIENT_FS_CODES.has(code);
   return new FetchError('network', uri, `read failed (${String(code ?? 'error')})`, { cause, transient });
+}
+
+/**
+ * The local path of a local input: a path as given (resolved), or a `file:` URL's path. A `file:` URL with a host
+ * other than localhost, an encoded `/` or a NUL is FetchError `invalid_uri` (Node's fileURLToPath throws a
+ * TypeError for these).
+ */
+export function localPathOf(uri: string): string {
+  if (schemeOf(uri) !== 'file') return path.resolve(uri);
+  try {
+    return path.resolve(fileURLToPath(uri));
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new FetchError('invalid_uri', uri, `not a local file URL (${detail}); use file:///absolute/path`, {
+      cause,
+    });
+  }
 }

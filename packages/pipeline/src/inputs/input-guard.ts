@@ -1,10 +1,10 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { FetchError, ForbiddenAddressError } from '../errors.js';
-import { isRemoteUri, schemeOf } from '../uri.js';
+import { isRemoteUri } from '../uri.js';
+import { localPathOf } from './fetch-local.js';
 import { NetworkPolicy } from './network-policy.js';
 
 export interface InputGuardOptions {
@@ -54,11 +54,14 @@ export class InputGuard {
     );
   }
 
-  /** Throws FetchError `forbidden` for a local input outside the roots (after `..` and symlinks). */
+  /**
+   * Throws FetchError `forbidden` for a local input outside the roots (after `..` and symlinks), and `invalid_uri`
+   * for a `file:` URI that names no local path (another host, an encoded `/`), so either is one error row.
+   */
   async checkLocal(uri: string): Promise<void> {
     if (this.options.localRoots.length === 0) return;
     if (isRemoteUri(uri)) return;
-    const file = schemeOf(uri) === 'file' ? fileURLToPath(uri) : path.resolve(uri);
+    const file = localPathOf(uri);
     let real: string;
     try {
       real = await realpath(file);

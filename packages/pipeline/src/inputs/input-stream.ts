@@ -2,12 +2,11 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { FetchError, isPipelineError } from '../errors.js';
 import { parseS3Uri, schemeOf } from '../uri.js';
 import { streamHttp } from './fetch-http.js';
-import { localFetchError } from './fetch-local.js';
+import { localFetchError, localPathOf } from './fetch-local.js';
 import { type FetchInputOptions, type ResolvedFetchOptions, resolveFetchOptions } from './fetch-options.js';
 import { mapS3Failure } from './fetch-s3.js';
 import { StallTimer } from './stall-timer.js';
@@ -65,12 +64,7 @@ function openAt(uri: string, options: ResolvedFetchOptions, offset: number): Asy
 }
 
 async function* streamLocal(uri: string, isFileUrl: boolean, offset: number): AsyncGenerator<Uint8Array> {
-  let file: string;
-  try {
-    file = path.resolve(isFileUrl ? fileURLToPath(uri) : uri);
-  } catch (cause) {
-    throw new FetchError('invalid_uri', uri, 'not a valid file:// URL', { cause });
-  }
+  const file = isFileUrl ? localPathOf(uri) : path.resolve(uri);
   try {
     if (!(await stat(file)).isFile()) throw new FetchError('invalid_uri', uri, 'not a regular file');
     for await (const chunk of createReadStream(file, { start: offset })) yield chunk as Buffer;
