@@ -116,7 +116,7 @@ export type { ShardInput } from './run/chunk-input.js';
 export { checkKeptColumns, keptColumnsOf, ROW_COLUMNS } from './run/output-columns.js';
 export type { ChunkRecord, RowTally } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
-export type { BoundModel, RunStatus, RunStoreOptions } from './run/run-store.js';
+export type { BoundModel, ModelErrorNote, RunStatus, RunStoreOptions } from './run/run-store.js';
 export { connectRuns } from './run/run-connection.js';
 export type { RunConnection, RunConnectionOptions } from './run/run-connection.js';
 export { submitRun } from './run/submit.js';

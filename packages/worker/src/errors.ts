@@ -5,6 +5,7 @@ import { UnrecoverableError } from 'bullmq';
  * - `MODEL_MISMATCH`: the worker loaded other weights (or resolves other preprocessing) than the run is bound to;
  *   the chunk fails without retries
  *   (it is an UnrecoverableError to BullMQ) and its rows get reason `model_mismatch`.
+ * - `MODEL_LOAD`: the run's model cannot be loaded and retrying will not help (see ModelLoadError).
  */
 export class ModelMismatchError extends UnrecoverableError {
   readonly code = 'MODEL_MISMATCH' as const;
@@ -48,9 +49,28 @@ export class MetricsEndpointError extends Error {
   }
 }
 
+/**
+ * `MODEL_LOAD`: a run's model cannot be loaded, and retrying will not help: its file is missing (HTTP 404, no such
+ * key or path), refused (403, a blocked address) or not a model (corrupt weights, an invalid ONNX file). The chunk
+ * fails at once, without retries (an UnrecoverableError to BullMQ), and its rows are error rows; other runs go on.
+ * Transient failures (5xx, timeouts, resets) are not this error: they are retried with the chunk's backoff.
+ */
+export class ModelLoadError extends UnrecoverableError {
+  readonly code = 'MODEL_LOAD' as const;
+  constructor(
+    readonly runId: string,
+    cause: unknown,
+  ) {
+    super(`The model of run ${runId} cannot be loaded: ${(cause as Error)?.message ?? String(cause)}`);
+    this.cause = cause;
+    this.name = 'ModelLoadError';
+  }
+}
+
 interface WorkerErrors {
   MODEL_MISMATCH: ModelMismatchError;
   METRICS_ENDPOINT: MetricsEndpointError;
+  MODEL_LOAD: ModelLoadError;
 }
 
 /** Whether `error` is a worker error with `code`, from any copy of this package. */

@@ -8,7 +8,13 @@ import {
   prepareModel,
   type ResolvedPreprocessOptions,
 } from 'vgg-core';
-import { modelOptionsForRun, type RunModelBinding, type RunSpec, type RunStore } from 'vgg-pipeline';
+import {
+  modelOptionsForRun,
+  redactUri,
+  type RunModelBinding,
+  type RunSpec,
+  type RunStore,
+} from 'vgg-pipeline';
 import { BatchScheduler } from './batch-scheduler.js';
 import type { CommitModel } from './chunk-commit.js';
 import { ModelMismatchError } from './errors.js';
@@ -164,6 +170,11 @@ export async function loadModel(
     ...modelOptionsForRun(spec.model, files),
     outputs: choice.outputs,
     cacheDir: options.cacheDir,
+  }).catch((cause: unknown) => {
+    // The message names the cached copy; say which of the run's files it is.
+    const source = onnx ?? weights;
+    if (source === undefined) throw cause;
+    throw new Error(`Model file ${redactUri(source)} is not usable: ${(cause as Error).message}`, { cause });
   });
   const engine = await InferenceEngine.create({
     model: prepared,

@@ -12,11 +12,12 @@ import {
 import { ChunkCommitter } from './chunk-commit.js';
 import { type ChunkOutcome, failedRows, rowsOfChunk } from './chunk-inputs.js';
 import { DedupCache } from './dedup-cache.js';
-import { isWorkerError } from './errors.js';
+import { isWorkerError, ModelLoadError } from './errors.js';
 import { ImageStages } from './image-stages.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { type LoadedModel, loadModel, type ModelChoice, modelKeyOf } from './loaded-model.js';
 import { ModelFiles } from './model-files.js';
+import { isPermanentLoadFailure } from './model-load-failure.js';
 import { ModelSlot } from './model-slot.js';
 import { type RunContext, RunContexts } from './run-contexts.js';
 import { TarShardRows } from './tar-shard-rows.js';
@@ -334,8 +335,16 @@ export class VggWorker {
       });
     } catch (error) {
       this.metrics.modelLoadEnded(null);
-      throw error;
+      // One run's bad model must not stop other runs: its chunk fails (at once when retrying cannot help), and
+      // `status` says why.
+      const permanent = isPermanentLoadFailure(error);
+      const message = (error as Error).message;
+      const note = { message, permanent, workerId: this.options.workerId, at: new Date().toISOString() };
+      await this.#runStore.noteModelError(runId, note).catch(() => undefined);
+      throw permanent ? new ModelLoadError(runId, error) : error;
     }
+    // Loaded (a retry after a transient failure, or retry-failed after the file was fixed): the note is stale.
+    await this.#runStore.noteModelError(runId, null).catch(() => undefined);
     const { variant, untrained } = model.identity;
     const ms = performance.now() - started;
     this.metrics.modelLoadEnded({

@@ -25,6 +25,17 @@ export interface RunStatus {
   modelSha256: string | null;
   manifestWrittenAt: string | null;
   records: ChunkRecord[];
+  /** Why a worker could not load the run's model, when the last attempt to load it failed (see noteModelError). */
+  modelError?: ModelErrorNote | null;
+}
+
+/** A worker's failure to load a run's model, for `status`. */
+export interface ModelErrorNote {
+  message: string;
+  /** Will not succeed by retrying (HTTP 404, a corrupt file): the run's chunks fail without retries. */
+  permanent: boolean;
+  workerId: string;
+  at: string;
 }
 
 // Moves a run to `finalizing` once every chunk is committed. The lock key expires so a finaliser that dies is
@@ -130,6 +141,12 @@ export class RunStore {
   async reopen(runId: string): Promise<void> {
     await this.redis.hset(this.runKey(runId), 'state', 'running');
     await this.redis.hdel(this.runKey(runId), 'manifestWrittenAt');
+  }
+
+  /** Notes why the run's model could not be loaded (null: it loaded, so an earlier note is stale). */
+  async noteModelError(runId: string, note: ModelErrorNote | null): Promise<void> {
+    if (note === null) await this.redis.hdel(this.runKey(runId), 'modelError');
+    else await this.redis.hset(this.runKey(runId), 'modelError', JSON.stringify(note));
   }
 
   async cancel(runId: string): Promise<void> {
@@ -245,6 +262,7 @@ export class RunStore {
       modelSha256: hash.modelSha256 ?? null,
       manifestWrittenAt: hash.manifestWrittenAt ?? null,
       records,
+      modelError: hash.modelError ? (JSON.parse(hash.modelError) as ModelErrorNote) : null,
     };
   }
 }

@@ -14,6 +14,14 @@ export function formatStatus(progress: RunProgress): string {
     `  chunks   ${status.committedChunks}${status.totalChunks !== null ? ` / ${status.totalChunks}` : ''}`,
     `  rate     ${progress.imagesPerSecond.toFixed(1)} images/s${progress.etaSeconds !== null ? `, ETA ${formatDuration(progress.etaSeconds)}` : ''}`,
   ];
+  const modelError = status.modelError;
+  if (modelError) {
+    lines.push(
+      modelError.permanent
+        ? `  failed   the model could not be loaded, so the run's chunks fail: ${modelError.message}. Fix the model file, then run \`vgg-producer retry-failed ${status.spec.runId}\``
+        : `  model    could not be loaded yet (retrying): ${modelError.message}`,
+    );
+  }
   const reasons = new Map<string, number>();
   for (const r of status.records) {
     for (const [reason, n] of Object.entries(r.errorsByReason))
