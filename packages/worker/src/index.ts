@@ -11,6 +11,8 @@ export { ImageStages } from './image-stages.js';
 export type { ImageRequest, ImageStagesOptions } from './image-stages.js';
 export { Lifecycle } from './lifecycle.js';
 export type { CloseSteps, LifecycleOptions, LifecycleState } from './lifecycle.js';
+export { ModelFiles } from './model-files.js';
+export type { ModelFilesOptions } from './model-files.js';
 export { ModelSlot } from './model-slot.js';
 export type { ModelLease, ModelSlotOptions } from './model-slot.js';
 export { failedRows, rowsOfChunk } from './chunk-inputs.js';

@@ -68,8 +68,16 @@ export class VggWorker {
   private constructor(options: ResolvedWorkerOptions) {
     this.options = options;
     this.#runStore = new RunStore({ redis: options.connect(), prefix: options.prefix });
-    this.#modelFiles = new ModelFiles({ cacheDir: options.cacheDir, s3: options.s3 });
     const guard = new InputGuard(options);
+    this.#modelFiles = new ModelFiles({
+      cacheDir: options.cacheDir,
+      s3: options.s3,
+      guard,
+      maxBytes: options.maxModelBytes,
+      connectTimeoutMs: options.connectTimeoutMs,
+      readTimeoutMs: options.readTimeoutMs,
+      attempts: options.fetchAttempts,
+    });
     const encoder = new ShardEncoder();
     this.#runs = new RunContexts({ load: (runId) => this.#openRun(runId) });
     const hosts = new HostLimiter({ perHost: options.perHostConcurrency });

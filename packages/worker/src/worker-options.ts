@@ -72,6 +72,13 @@ export const WORKER_FLAGS = {
     default: 64 * 1024 * 1024,
     description: 'largest input accepted, in bytes, enforced while streaming',
   },
+  maxModelBytes: {
+    kind: 'integer',
+    min: 1,
+    default: 2 * 1024 * 1024 * 1024,
+    description:
+      'largest model file (--weights, --onnx) fetched by URI, in bytes, enforced while streaming; model fetches also meet --allow-hosts/--allow-cidrs and the timeouts',
+  },
   connectTimeoutMs: {
     kind: 'integer',
     min: 1,
