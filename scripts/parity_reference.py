@@ -19,7 +19,8 @@ Corpus (see packages/vgg-core/test-fixtures/parity/README.md):
   * images/: the edge-case corpus already in the package (from sharp's test fixtures);
   * parity/files/pillow/: test images of Pillow, including the bmpsuite (copied from a Pillow checkout);
   * parity/files/generated/: files made by this script from the photos above (large, ICC, alpha, palette,
-    upsampled, BMP variants, 16-bit, Netpbm).
+    upsampled, BMP variants, 16-bit, Netpbm, AVIF), plus the AVIF files beyond 8 bits per sample that
+    scripts/avif-fixtures.mjs makes with sharp (run it first).
 
 Usage (a CPU torch and torchvision suffice; see shared notes for installing them here):
     python scripts/parity_reference.py --pillow /path/to/Pillow            # copy + generate missing inputs, refs
@@ -194,6 +195,14 @@ GENERATED_KINDS = {
     "photo-grey-1600.jpg": "greyscale JPEG, 2.1 MP", "photo-palette-transparent.gif": "GIF with a transparent index",
     "photo-palette-trns.png": "palette PNG with tRNS", "photo-rle8.bmp": "RLE8 BMP with absolute runs",
     "photo-topdown-v5.bmp": "top-down 24-bit BMP, v5 header",
+    "photo-420.avif": "AVIF 4:2:0, 8-bit, full range", "photo-422.avif": "AVIF 4:2:2, 8-bit",
+    "photo-444.avif": "AVIF 4:4:4, 8-bit", "photo-201x143-420.avif": "AVIF 4:2:0, odd size, upsampled",
+    "flowers-257x331-422.avif": "AVIF 4:2:2, odd width", "flowers-limited-420.avif": "AVIF 4:2:0, limited range",
+    "flowers-grey.avif": "AVIF 4:0:0 (grey)", "flowers-alpha-420.avif": "AVIF 4:2:0 with an alpha ramp",
+    "photo-10bit-420.avif": "AVIF 4:2:0, 10-bit (libheif encoder)",
+    "photo-12bit-420.avif": "AVIF 4:2:0, 12-bit (libheif encoder)",
+    "flowers-10bit-444.avif": "AVIF 4:4:4, 10-bit (libheif encoder)",
+    "flowers-libheif-420.avif": "AVIF 4:2:0, 8-bit (libheif encoder)",
 }
 
 # Files PIL reads that vgg-core refuses, with the reasons it may give.
@@ -204,12 +213,29 @@ REFUSED = {
     },
 }
 
+# AVIF: sharp decodes with libheif; Pillow with libavif, whose YUV->RGB is libyuv's (6-bit fixed-point matrix,
+# bilinear 9-3-3-1 chroma upsampling; 10/12-bit samples truncated to 8 bits first). No decoder on npm gives the YUV
+# planes to redo that exactly, so these are the measured maxima (see README, "Parity with PyTorch").
+_AVIF_WHY = "AVIF: sharp decodes with libheif, Pillow with libavif + libyuv; YUV->RGB and chroma upsampling differ"
 TOLERANCES = {
-    "images/pitm.avif": {
-        "maxDiff": 6,
-        "why": "AVIF: sharp decodes with libheif, Pillow with libavif; their chroma upsampling differs",
-    },
+    f"{folder}{name}": {"maxDiff": max_diff, "why": _AVIF_WHY}
+    for folder, name, max_diff in [
+        ("images/", "pitm.avif", 6),
+        ("parity/files/generated/", "photo-420.avif", 12),
+        ("parity/files/generated/", "photo-422.avif", 6),
+        ("parity/files/generated/", "photo-444.avif", 1),
+        ("parity/files/generated/", "photo-201x143-420.avif", 22),
+        ("parity/files/generated/", "flowers-257x331-422.avif", 2),
+        ("parity/files/generated/", "flowers-limited-420.avif", 3),
+        ("parity/files/generated/", "flowers-alpha-420.avif", 2),
+        ("parity/files/generated/", "photo-10bit-420.avif", 2),
+        ("parity/files/generated/", "photo-12bit-420.avif", 3),
+        ("parity/files/generated/", "flowers-10bit-444.avif", 2),
+        ("parity/files/generated/", "flowers-libheif-420.avif", 1),
+    ]
 }
+# Inputs made by scripts/avif-fixtures.mjs (sharp) rather than by this script.
+MADE_BY_SHARP = {"photo-10bit-420.avif", "photo-12bit-420.avif", "flowers-10bit-444.avif", "flowers-libheif-420.avif"}
 
 
 def sha(data: bytes) -> str:
@@ -382,6 +408,24 @@ def generate(regenerate: bool) -> None:
         pal = pal_img.getpalette()[: 64 * 3]
         palette = b"".join(bytes([pal[i * 3 + 2], pal[i * 3 + 1], pal[i * 3], 0]) for i in range(64))
         p.write_bytes(bmp_file(w, h, 8, rle8_encode(idx), compression=1, palette=palette))
+    # AVIF through Pillow's own encoder (libavif): subsamplings, ranges, odd sizes, grey, alpha. Files beyond 8 bits
+    # per sample, which Pillow cannot write, are made by scripts/avif-fixtures.mjs (sharp's libheif encoder).
+    avif_photo = sized(photo, 480)
+    for name, img, kwargs in [
+        ("photo-420.avif", avif_photo, {}), ("photo-422.avif", avif_photo, {"subsampling": "4:2:2"}),
+        ("photo-444.avif", avif_photo, {"subsampling": "4:4:4"}),
+        ("photo-201x143-420.avif", photo.resize((201, 143), Image.Resampling.LANCZOS), {"quality": 85}),
+        ("flowers-257x331-422.avif", flowers.resize((257, 331), Image.Resampling.LANCZOS),
+         {"quality": 85, "subsampling": "4:2:2"}),
+        ("flowers-limited-420.avif", sized(flowers, 480), {"quality": 70, "range": "limited"}),
+        ("flowers-grey.avif", sized(flowers, 480).convert("L"), {"quality": 70}),
+    ]:
+        if p := out(name):
+            img.save(p, **{"quality": 60, **kwargs})
+    if p := out("flowers-alpha-420.avif"):
+        rgba = np.asarray(sized(flowers, 500).convert("RGBA")).copy()
+        rgba[..., 3] = (np.arange(rgba.shape[1])[None, :] % 256).astype(np.uint8)
+        Image.fromarray(rgba, "RGBA").save(p, quality=80)
     # Netpbm beyond 8 bits.
     if p := out("flowers-16bit.ppm"):
         v = np.asarray(sized(flowers, 256)).astype(np.uint16) * 257
@@ -483,12 +527,14 @@ def main() -> None:
     for path in sorted(GENERATED_DIR.iterdir()):
         if path.suffix != ".icc":
             kind = GENERATED_KINDS[path.name]
-            entries.append(reference(f"parity/files/generated/{path.name}", "generated by this script", kind))
+            source = "made by scripts/avif-fixtures.mjs (sharp)" if path.name in MADE_BY_SHARP else "generated by this script"
+            entries.append(reference(f"parity/files/generated/{path.name}", source, kind))
     manifest = {
         "generator": "scripts/parity_reference.py",
         "versions": {"pillow": PIL.__version__, "torchvision": torchvision.__version__, "torch": torch.__version__,
                      "libjpeg_turbo": features.version("libjpeg_turbo"), "webp": features.version("webp"),
-                     "libtiff": features.version("libtiff"), "zlib": features.version("zlib")},
+                     "libtiff": features.version("libtiff"), "zlib": features.version("zlib"),
+                     "libavif": features.version("avif")},
         "transform": "CenterCrop(224)(Resize(256)(ImageOps.exif_transpose(Image.open(f)).convert('RGB')))",
         "entries": entries,
     }
