@@ -99,9 +99,9 @@ export function producerProgram(io: ProducerIo): Command {
       program
         .command('submit')
         .description(
-          'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.lst, .csv, .tsv, .jsonl, each optionally .gz/.zst, and .parquet; local, s3:// or https://), WebDataset tar shards (.tar, .tar.gz) and brace ranges like s3://b/shards/{00000..00999}.tar, http(s) image URLs, or - for stdin. Submitting an existing --run resumes it.',
+          'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.lst, .csv, .tsv, .jsonl, each optionally .gz/.zst, and .parquet; local, s3:// or https://), WebDataset tar shards (.tar, .tar.gz) and brace ranges like s3://b/shards/{00000..00999}.tar, http(s) image URLs, or - for stdin. Submitting an existing --run resumes it. With --pairs FILE, no sources: the file lists the pairs.',
         )
-        .argument('<source...>', 'where the images are'),
+        .argument('[source...]', 'where the images are'),
     )
     .action(async (sources: string[], _options: unknown, command: Command) => {
       const options = runFlags.read(command, io.env);

@@ -103,6 +103,7 @@ export type {
   RunInputSpec,
   RunModelSpec,
   RunOutputSpec,
+  RunPairsSpec,
   RunPreprocessSpec,
   RunSpec,
   RunState,

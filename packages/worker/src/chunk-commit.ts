@@ -1,5 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
-import { imagenetLabels, type ModelIdentity, type ResolvedPreprocessOptions } from 'vgg-core';
+import {
+  imagenetLabels,
+  LPIPS_LAYERS,
+  type ModelIdentity,
+  pairColumns,
+  type ResolvedPreprocessOptions,
+} from 'vgg-core';
 import {
   type ChunkRecord,
   keptColumnsOf,
@@ -30,6 +36,18 @@ export interface CommitModel {
  * embedding columns and the metadata records what was requested.
  */
 export function columnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayout {
+  const layout = imageColumnLayout(spec, model);
+  const pairs = spec.output.pairs;
+  if (pairs === undefined) return layout;
+  // A pair run's score columns are fixed by LPIPS's layers, so shards written without a model match the others.
+  return {
+    ...layout,
+    scores: pairColumns({ layers: LPIPS_LAYERS }),
+    metadata: { ...layout.metadata, 'vgg.pairs': JSON.stringify(pairs) },
+  };
+}
+
+function imageColumnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayout {
   const keepCols = keptColumnsOf(spec);
   if (model === null) {
     return {

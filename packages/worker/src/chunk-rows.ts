@@ -18,6 +18,8 @@ export interface RowResult {
   classIds: Int32Array | null;
   probs: Float32Array | null;
   embeddings: Record<string, Float32Array | Uint16Array> | null;
+  /** A pair run's scores, in the order of the layout's `scores`; absent otherwise. */
+  scores?: Float32Array | null;
 }
 
 export function errorRow(uri: string, reason: string, sha256: string | null = null): RowResult {
@@ -40,6 +42,8 @@ export interface ColumnLayout {
   topK: number;
   labels: readonly string[];
   taps: readonly { tap: string; dim: number; dtype: 'float32' | 'float16' }[];
+  /** A pair run's score columns (perceptual_distance, ...); absent or empty otherwise. */
+  scores?: readonly string[];
   metadata: Record<string, string>;
 }
 
@@ -55,8 +59,13 @@ export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout):
     dtype,
     data: dtype === 'float16' ? new Uint16Array(n * dim) : new Float32Array(n * dim),
   }));
+  const scoreNames = layout.scores ?? [];
+  const scores = scoreNames.map((name) => ({ name, values: new Float32Array(n) }));
   rows.forEach((row, i) => {
     if (row.status !== 'ok') return;
+    scores.forEach((column, j) => {
+      column.values[i] = row.scores?.[j] ?? Number.NaN;
+    });
     if (row.classIds) classIds.set(row.classIds.subarray(0, k), i * k);
     if (row.probs) probs.set(row.probs.subarray(0, k), i * k);
     for (const emb of embeddings) {
@@ -76,6 +85,7 @@ export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout):
     sha256: rows.map((r) => r.sha256),
     topK: { k, classIds, probs, labels: layout.labels },
     embeddings,
+    ...(scores.length > 0 ? { scalars: scores } : {}),
     metadata: layout.metadata,
   };
 }

@@ -16,6 +16,7 @@ import {
   type RunStore,
 } from 'vgg-pipeline';
 import { BatchScheduler } from './batch-scheduler.js';
+import { PairScheduler } from './pair-scheduler.js';
 import type { CommitModel } from './chunk-commit.js';
 import { ModelMismatchError } from './errors.js';
 import type { ModelFiles } from './model-files.js';
@@ -41,7 +42,13 @@ export function modelKeyOf(
   spec: RunSpec,
   loaded: { choice: ModelChoice; leases: number } | null = null,
 ): ModelChoice {
-  const base = JSON.stringify({ model: spec.model, preprocess: spec.preprocess });
+  // A pair run's graph has the pair head and no taps: it never shares a graph with image runs.
+  const pairs = spec.output.pairs;
+  const base = JSON.stringify({
+    model: spec.model,
+    preprocess: spec.preprocess,
+    ...(pairs && { pairs: { contentLayer: pairs.contentLayer, lpipsWeights: pairs.lpipsWeights ?? null } }),
+  });
   const needed = modelOutputsFor({ topK: spec.output.topK, taps: spec.output.taps });
   const choice = (outputs: Iterable<string>): ModelChoice => {
     const sorted = [...new Set(outputs)].sort();
@@ -71,6 +78,7 @@ export class LoadedModel implements CommitModel {
   readonly #batchSize: number;
   readonly #stats: WorkerStats;
   readonly #schedulers = new Map<string, BatchScheduler>();
+  #pairScheduler: PairScheduler | null = null;
 
   constructor(
     choice: ModelChoice,
@@ -110,6 +118,16 @@ export class LoadedModel implements CommitModel {
       this.#schedulers.set(key, scheduler);
     }
     return scheduler;
+  }
+
+  /** The scheduler that batches pairs, for a model loaded for a pair run. */
+  pairScheduler(): PairScheduler {
+    this.#pairScheduler ??= new PairScheduler({
+      engine: this.#engine,
+      pairsPerBatch: Math.max(1, Math.floor(this.#batchSize / 2)),
+      onBatch: (batch) => addBatch(this.#stats, batch),
+    });
+    return this.#pairScheduler;
   }
 
   /**
@@ -166,9 +184,19 @@ export async function loadModel(
     ...(weights !== undefined ? { weightsPath: await options.modelFiles.localPath(weights) } : {}),
     ...(onnx !== undefined ? { onnxPath: await options.modelFiles.localPath(onnx) } : {}),
   };
+  const pairs = spec.output.pairs;
   const prepared = await prepareModel({
     ...modelOptionsForRun(spec.model, files),
-    outputs: choice.outputs,
+    ...(pairs === undefined
+      ? { outputs: choice.outputs }
+      : {
+          pair: {
+            contentLayer: pairs.contentLayer,
+            ...(pairs.lpipsWeights !== undefined && {
+              lpipsWeightsPath: await options.modelFiles.localPath(pairs.lpipsWeights),
+            }),
+          },
+        }),
     cacheDir: options.cacheDir,
   }).catch((cause: unknown) => {
     // The message names the cached copy; say which of the run's files it is.

@@ -19,6 +19,7 @@ import { type LoadedModel, loadModel, type ModelChoice, modelKeyOf } from './loa
 import { ModelFiles } from './model-files.js';
 import { isPermanentLoadFailure } from './model-load-failure.js';
 import { ModelSlot } from './model-slot.js';
+import { rowsOfPairChunk } from './pair-rows.js';
 import { type RunContext, RunContexts } from './run-contexts.js';
 import { TarShardRows } from './tar-shard-rows.js';
 import { ShardEncoder } from './shard-encoder.js';
@@ -236,17 +237,23 @@ export class VggWorker {
         model = lease.model;
         await lease.model.bindRun(runId, context.spec.output, this.#runStore);
         const scheduler = lease.model.scheduler(context.spec.output);
-        outcome = await rowsOfChunk(
-          job.data,
-          context.spec,
-          { stages: this.#stages, tars: this.#tars },
-          {
-            preprocess: lease.model.preprocess,
-            infer: (pixels) => scheduler.infer(pixels),
-            signal,
-            dedupScope: runId,
-          },
-        );
+        outcome = context.spec.output.pairs
+          ? await rowsOfPairChunk(job.data, this.#stages, {
+              preprocess: lease.model.preprocess,
+              score: (a, b) => lease.model.pairScheduler().score(a, b),
+              signal,
+            })
+          : await rowsOfChunk(
+              job.data,
+              context.spec,
+              { stages: this.#stages, tars: this.#tars },
+              {
+                preprocess: lease.model.preprocess,
+                infer: (pixels) => scheduler.infer(pixels),
+                signal,
+                dedupScope: runId,
+              },
+            );
       } finally {
         lease.release();
       }

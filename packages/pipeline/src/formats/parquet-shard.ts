@@ -49,6 +49,8 @@ export interface ShardColumns {
   };
   /** One `emb_<tap>` column each; `data` is n*dim row-major, float16 as raw IEEE half bits. Error rows ignored. */
   embeddings: { tap: string; dim: number; dtype: 'float32' | 'float16'; data: Float32Array | Uint16Array }[];
+  /** Float32 columns of one value per row (a pair run's scores), after the embeddings; null for error rows. */
+  scalars?: { name: string; values: Float32Array }[];
   /** File key-value metadata (model identity JSON, run id, …). */
   metadata: Record<string, string>;
 }
@@ -165,6 +167,14 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
     add(embeddingColumn(embedding.tap), column, true);
   }
 
+  for (const scalar of shard.scalars ?? []) {
+    add(
+      scalar.name,
+      makeData({ type: new Float32(), length: n, nullCount, nullBitmap: ok, data: scalar.values }),
+      true,
+    );
+  }
+
   const schema = new Schema(fields);
   const batch = new RecordBatch(
     schema,
@@ -256,7 +266,40 @@ function validateShard(shard: ShardColumns): number {
     }
     sameLength(`${name}.data`, embedding.data.length, n * embedding.dim);
   }
+  const names = new Set(fields0(shard));
+  for (const [index, scalar] of (shard.scalars ?? []).entries()) {
+    if (typeof scalar.name !== 'string' || !TAP_NAME.test(scalar.name) || names.has(scalar.name)) {
+      throw invalidOption(
+        `scalars[${index}].name`,
+        'unique column name of letters, digits and underscores',
+        scalar.name,
+      );
+    }
+    names.add(scalar.name);
+    if (!(scalar.values instanceof Float32Array)) {
+      throw invalidOption(`scalars[${index}].values`, 'Float32Array', typeName(scalar.values));
+    }
+    sameLength(`scalars[${index}].values`, scalar.values.length, n);
+  }
   return n;
+}
+
+/** The names of the columns a shard has before its scalars. */
+function fields0(shard: ShardColumns): string[] {
+  return [
+    'uri',
+    'key',
+    ...(shard.kept ?? []).map((column) => column.name),
+    'status',
+    'error',
+    'width',
+    'height',
+    'sha256',
+    'top_k_class_ids',
+    'top_k_labels',
+    'top_k_probs',
+    ...shard.embeddings.map((embedding) => embeddingColumn(embedding.tap)),
+  ];
 }
 
 function typeName(value: unknown): string {

@@ -18,12 +18,14 @@ export class ManifestColumns {
   readonly #urlCol: string | undefined;
   readonly #keyCol: string | undefined;
   readonly #keepCols: readonly string[];
+  readonly #uriCols: ReadonlySet<string>;
 
   constructor(source: string, options: ListInputOptions) {
     this.#source = source;
     this.#urlCol = options.urlCol;
     this.#keyCol = options.keyCol;
     this.#keepCols = options.keepCols ?? [];
+    this.#uriCols = new Set(options.uriCols ?? []);
   }
 
   /** The columns a reader needs, for formats that read columns selectively (Parquet). */
@@ -81,7 +83,11 @@ export class ManifestColumns {
     let cols: Record<string, string | null> | null = null;
     if (this.#keepCols.length > 0) {
       cols = {};
-      for (const name of this.#keepCols) cols[name] = cellText(get(name));
+      for (const name of this.#keepCols) {
+        const text = cellText(get(name));
+        cols[name] =
+          this.#uriCols.has(name) && text !== null && text.trim() !== '' ? resolve(text.trim()) : text;
+      }
     }
     return entryOf(resolve(uri), key, cols);
   }

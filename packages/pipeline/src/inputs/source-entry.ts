@@ -27,6 +27,11 @@ export interface ListInputOptions {
   keyCol?: string;
   /** Columns or fields carried into output columns of the same names. Default none. */
   keepCols?: readonly string[];
+  /**
+   * Kept columns that hold image URIs and resolve against the manifest as the URI column does (a pair run's `b`).
+   * Default none.
+   */
+  uriCols?: readonly string[];
 }
 
 /** The URL columns tried, in order, when no `--url-col` is given. */

@@ -1,13 +1,16 @@
 import { expectedValue, findConflict, withDefaults } from 'vgg-cli-kit';
 import {
   isVggError,
+  LPIPS_LAYERS,
   listGramTaps,
   listTaps,
+  resolvePairLayers,
   resolvePreprocessOptions,
   resolveVggConfig,
   type VggConfig,
 } from 'vgg-core';
 import { isPipelineError, RunError } from '../errors.js';
+import { inputFormatOf } from '../inputs/source-kinds.js';
 import { parseLocation } from '../storage/location.js';
 import { modelOptionsForRun } from './model-binding.js';
 import { checkKeptColumns } from './output-columns.js';
@@ -59,8 +62,65 @@ export function planRun(input: RunOptionsInput, now: Date = new Date()): RunPlan
     output: { ...sections.output, out: outputRoot(options.out) } as RunOutputSpec,
     chunkSize: sections.run.chunkSize as number,
   };
+  if (spec.output.pairs !== undefined) planPairs(spec, options);
+  else if (options.contentLayer !== undefined || options.lpipsWeights !== undefined) {
+    const flag = runOptionFlag(options.contentLayer !== undefined ? 'contentLayer' : 'lpipsWeights');
+    throw new RunError('RUN_INVALID', { field: flag }, `${flag} applies to pair runs; add --pairs FILE.`);
+  }
   validateSpec(spec);
   return { spec, attempts: sections.job.attempts as number };
+}
+
+/**
+ * A pair run: its rows are pairs, not images, so it has no top-k, no taps, and keeps column `b` (the second image)
+ * beside `uri` (the first); the model must have LPIPS's layers and the content layer.
+ */
+function planPairs(spec: RunSpec, options: RunOptions): void {
+  const output = spec.output;
+  for (const key of ['taps', 'l2', 'fp16', 'npy'] as const) {
+    const value = options[key];
+    if (value === true || (Array.isArray(value) && value.length > 0)) {
+      const flag = runOptionFlag(key);
+      throw new RunError(
+        'RUN_INVALID',
+        { field: flag },
+        `${flag} applies to image runs; a --pairs run writes only the pair scores (drop ${flag}, or submit the images as their own run).`,
+      );
+    }
+  }
+  if (spec.model.onnx !== undefined) {
+    throw new RunError(
+      'RUN_INVALID',
+      { field: '--onnx' },
+      '--pairs needs a generated VGG graph (--model with --weights, or seeded); an --onnx file provides only logits.',
+    );
+  }
+  const { model: variant, ...overrides } = modelOptionsForRun(spec.model);
+  const config = attempt('model', () => resolveVggConfig(variant ?? spec.model.model, overrides), 'model');
+  try {
+    resolvePairLayers(config, { contentLayer: output.pairs?.contentLayer ?? '' });
+  } catch (cause) {
+    if (!isVggError(cause, 'VGG_INVALID_OPTION')) throw cause;
+    const layers = cause.message.includes('for pairLayers');
+    const flag = runOptionFlag(layers ? 'model' : 'contentLayer');
+    const message = layers
+      ? `Expected a model with LPIPS's layers (${LPIPS_LAYERS.join(', ')}: vgg16 or vgg19, with or without _bn) for --model with --pairs but received ${JSON.stringify(spec.model.model)}`
+      : cause.message.replace(' for contentLayer but', ` for ${flag} but`);
+    throw new RunError('RUN_INVALID', { field: flag }, message, { cause });
+  }
+  output.topK = 0;
+  if (spec.input.keepCols.includes('b')) {
+    throw invalid('keepCols', 'columns other than b (a pair run keeps b, the second image, itself)', 'b');
+  }
+  const format = spec.input.format ?? inputFormatOf(output.pairs?.manifest ?? '');
+  if (format !== 'csv' && format !== 'tsv' && format !== 'jsonl' && format !== 'parquet') {
+    throw invalid(
+      'pairs',
+      'a manifest of pairs: .csv, .tsv, .jsonl (optionally .gz or .zst) or .parquet, or name the format with --input-format',
+      output.pairs?.manifest,
+    );
+  }
+  spec.input = { ...spec.input, urlCol: 'a', keepCols: ['b', ...spec.input.keepCols], uriCols: ['b'] };
 }
 
 function checkValues(options: RunOptions): void {

@@ -1,5 +1,5 @@
 import { type FlagInput, type FlagSpec, type FlagTable, type FlagValues, flagName } from 'vgg-cli-kit';
-import { DEFAULT_MODEL, DEFAULT_SEED, MODEL_FLAGS, PREPROCESS_FLAGS } from 'vgg-core';
+import { DEFAULT_CONTENT_LAYER, DEFAULT_MODEL, DEFAULT_SEED, MODEL_FLAGS, PREPROCESS_FLAGS } from 'vgg-core';
 import { INPUT_FORMATS } from '../inputs/source-kinds.js';
 
 /**
@@ -85,6 +85,40 @@ export const RUN_OPTIONS = {
     kind: 'boolean',
     description: 'also write clip-retrieval style .npy embedding shards',
     section: 'output',
+  },
+  // --- pair runs (perceptual distance): one row per pair of images ---
+  pairs: {
+    kind: 'string',
+    valueName: 'file',
+    description:
+      'score pairs instead of images: a CSV, TSV, JSONL or Parquet manifest (path, s3:// or https://) with columns a and b (image URIs; --key-col names a key column); each pair is one row with perceptual_distance (LPIPS formula over relu1_2..relu5_3), its lpips_<layer> terms and feature_reconstruction_loss',
+    section: 'output',
+    store: (file: string | undefined, options) =>
+      file === undefined
+        ? undefined
+        : {
+            manifest: file,
+            contentLayer: options.contentLayer ?? DEFAULT_CONTENT_LAYER,
+            ...(typeof options.lpipsWeights === 'string' ? { lpipsWeights: options.lpipsWeights } : {}),
+          },
+  },
+  contentLayer: {
+    kind: 'string',
+    valueName: 'layer',
+    defaultText: DEFAULT_CONTENT_LAYER,
+    description: 'with --pairs: layer of feature_reconstruction_loss (a conv tap such as relu3_3)',
+    section: 'output',
+    // Stored inside `pairs`.
+    store: () => undefined,
+  },
+  lpipsWeights: {
+    kind: 'string',
+    valueName: 'uri',
+    defaultText: 'none (every channel weighs 1)',
+    description:
+      "with --pairs: LPIPS's learned linear layers as .safetensors (lin0.model.1.weight ... lin4.model.1.weight, converted from LPIPS's vgg.pth)",
+    section: 'output',
+    store: () => undefined,
   },
 
   // --- preprocessing: vgg-core's PreprocessOptions ---

@@ -28,7 +28,19 @@ export type RunOutputSpec = InferenceRequest & {
   out: string;
   /** Also write clip-retrieval style `.npy` embedding shards. */
   npy: boolean;
+  /** A pair run (`--pairs`): rows are pairs of images scored by the model's pair head; absent for image runs. */
+  pairs?: RunPairsSpec;
 };
+
+/** What a pair run scores (see README, "Perceptual distance and style statistics"). */
+export interface RunPairsSpec {
+  /** The pairs manifest as given (columns a, b). */
+  manifest: string;
+  /** Layer of the feature reconstruction loss. */
+  contentLayer: string;
+  /** LPIPS's learned linear weights (.safetensors URI); absent: unweighted. */
+  lpipsWeights?: string;
+}
 
 /**
  * How the run's sources are read (the producer's listing) and which of their columns its rows carry (`keepCols`

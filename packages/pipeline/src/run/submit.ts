@@ -48,9 +48,15 @@ const ADD_BATCH = 200;
  * against vgg-core first (see planRun), so a run that cannot work is refused before anything is enqueued.
  */
 export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
-  const { sources, ...runOptions } = options;
-  if (sources.length === 0) throw invalidOption('sources', 'at least one source', '[]');
+  const { sources: given, ...runOptions } = options;
   const { spec, attempts } = planRun(runOptions);
+  const pairs = spec.output.pairs;
+  if (pairs !== undefined && given.length > 0) {
+    throw invalidOption('sources', 'none with --pairs (the pairs file lists the images)', given.join(' '));
+  }
+  // A pair run's one source is its manifest, read with column a as the URI and b kept (see planRun).
+  const sources = pairs === undefined ? given : [pairs.manifest];
+  if (sources.length === 0) throw invalidOption('sources', 'at least one source, or --pairs FILE', '[]');
   const { runId, chunkSize } = spec;
   const { created, spec: stored } = await deps.runStore.createOrResume(spec);
   const store = openRunOutput(spec.output.out, runId, { s3: deps.s3 });
