@@ -70,7 +70,7 @@ export function localProgram(io: LocalIo): Command {
     const local = localFlags.read(command, io.env);
     const out = (line: string) => io.stdout.write(`${line}\n`);
     let inputs = sources;
-    if (inputs.length === 0) {
+    if (inputs.length === 0 && run.pairs === undefined) {
       const dir = path.join(io.repoRoot, '.vgg', 'samples');
       await ensureSampleImages({
         dir,
