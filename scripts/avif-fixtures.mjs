@@ -13,11 +13,15 @@ const fixtures = new URL('../packages/vgg-core/test-fixtures/', import.meta.url)
 const photo = fileURLToPath(new URL('images/2569067123_aca715a2ee_o.jpg', fixtures));
 const flowers = fileURLToPath(new URL('images/flowers.jpeg', fixtures));
 const files = {
-  'photo-10bit-420.avif': () => sharp(photo).resize(480).avif({ bitdepth: 10, quality: 60 }),
-  'photo-12bit-420.avif': () => sharp(photo).resize(480).avif({ bitdepth: 12, quality: 60 }),
+  // sharp's AVIF default is 4:4:4, so 4:2:0 is asked for.
+  'photo-10bit-420.avif': () =>
+    sharp(photo).resize(480).avif({ bitdepth: 10, quality: 60, chromaSubsampling: '4:2:0' }),
+  'photo-12bit-420.avif': () =>
+    sharp(photo).resize(480).avif({ bitdepth: 12, quality: 60, chromaSubsampling: '4:2:0' }),
   'flowers-10bit-444.avif': () =>
     sharp(flowers).resize(455).avif({ bitdepth: 10, quality: 80, chromaSubsampling: '4:4:4' }),
-  'flowers-libheif-420.avif': () => sharp(flowers).resize(300).avif({ quality: 80 }),
+  'flowers-libheif-420.avif': () =>
+    sharp(flowers).resize(300).avif({ quality: 80, chromaSubsampling: '4:2:0' }),
 };
 const regenerate = process.argv.includes('--regenerate');
 for (const [name, make] of Object.entries(files)) {
