@@ -1,7 +1,14 @@
 // Upper bounds measured outside the pipeline: onnxruntime session.run alone, and sharp decode alone.
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
-import { decodeImage, prepareModel, resolvePreprocessOptions, toInputTensor } from 'vgg-core';
+import {
+  decodeImage,
+  modelOutputsFor,
+  prepareModel,
+  resolvePreprocessOptions,
+  toInputTensor,
+} from 'vgg-core';
+import { ceilingSessionOptions, writePlainGraph } from './plain-graph.mjs';
 
 /** Runs `fn(i)` for i in [0, n) with at most `concurrency` in flight. */
 export async function pool(n, concurrency, fn) {
@@ -26,8 +33,10 @@ export async function decodeCeiling(files, concurrency, preprocess = {}) {
 }
 
 /**
- * session.run throughput with the worker's session options (same graph file from prepareModel, same thread
- * count, spinning off, full optimisation), over `count` images in batches of `batchSize`, after one warm-up batch.
+ * session.run throughput over `count` images of real crops in batches of `batchSize`, after one warm-up batch.
+ * graph 'plain': the plain network (logits only, as torch.onnx.export gives it), the ceiling;
+ * graph 'perRun': the graph the worker builds for a run that asks for top-k only (outputs: probs).
+ * Both with the engine's session options and the same thread count.
  */
 export async function inferenceCeiling({
   device = 'cpu',
@@ -38,34 +47,31 @@ export async function inferenceCeiling({
   crops,
   options,
   count,
+  graph = 'plain',
 }) {
-  const prepared = await prepareModel({ ...model, cacheDir });
-  const session = await ort.InferenceSession.create(prepared.onnxPath, {
-    executionProviders: device.startsWith('cuda')
-      ? [{ name: 'cuda', deviceId: Number(device.split(':')[1] ?? 0) }]
-      : device === 'auto'
-        ? [{ name: 'cuda', deviceId: 0 }, 'cpu']
-        : ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  const prepared = await prepareModel({
+    ...model,
+    cacheDir,
+    outputs: modelOutputsFor({ topK: 5, taps: [] }),
   });
-  const fetches = [prepared.outputs.logits, ...(prepared.outputs.probs ? [prepared.outputs.probs] : [])];
+  const file =
+    graph === 'plain' ? await writePlainGraph(prepared.config, prepared.weightsPath) : prepared.onnxPath;
+  const session = await ort.InferenceSession.create(file, ceilingSessionOptions(threads, device));
+  const inputName = graph === 'plain' ? 'input' : prepared.inputName;
+  const fetches = graph === 'plain' ? ['logits'] : [prepared.outputs.probs];
   const size = options.cropSize;
   const batchOf = (start) => {
     const images = [];
     for (let i = 0; i < batchSize; i++) images.push(crops[(start + i) % crops.length]);
     return new ort.Tensor('float32', toInputTensor(images, options), [batchSize, 3, size, size]);
   };
-  await session.run({ [prepared.inputName]: batchOf(0) }, fetches);
+  await session.run({ [inputName]: batchOf(0) }, fetches);
   const batches = Math.max(1, Math.round(count / batchSize));
   let runMs = 0;
   for (let b = 0; b < batches; b++) {
     const input = batchOf(b * batchSize);
     const t = performance.now();
-    await session.run({ [prepared.inputName]: input }, fetches);
+    await session.run({ [inputName]: input }, fetches);
     runMs += performance.now() - t;
   }
   await session.release();
@@ -74,6 +80,7 @@ export async function inferenceCeiling({
     images: batches * batchSize,
     threads,
     batchSize,
+    graph,
     prepared,
   };
 }

@@ -15,20 +15,15 @@ import { parseArgs } from 'node:util';
 import { ensureImages } from './images.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { values: flags } = parseArgs({
-  options: {
-    images: { type: 'string', default: '48' },
-    model: { type: 'string', default: 'vgg16' },
-    repeat: { type: 'string', default: '1' },
-    dir: { type: 'string' },
-    'steady-rate': { type: 'string' },
-    json: { type: 'boolean', default: false },
-    // Another checkout's vgg-local (e.g. main's, for a before/after comparison interleaved with this one).
-    'compare-bin': { type: 'string' },
-  },
-});
 
 const defaultBin = path.join(here, '..', 'apps', 'local', 'bin', 'vgg-local.js');
+
+/** The caller's environment less what would point vgg-local at shared servers: it starts its own Redis. */
+function localEnv() {
+  const env = { ...process.env, FORCE_COLOR: '0' };
+  for (const key of ['REDIS_URL', 'VGG_OUT', 'VGG_PREFIX', 'VGG_QUEUE']) delete env[key];
+  return env;
+}
 
 /** Runs vgg-local once over `dir`; returns the ms offsets of its phases from spawn. */
 export async function measureLocalRun({ dir, model, extraArgs = [], bin = defaultBin }) {
@@ -40,7 +35,7 @@ export async function measureLocalRun({ dir, model, extraArgs = [], bin = defaul
   const child = spawn(
     process.execPath,
     [bin, dir, '--model', model, '--out', out, '--verbose', '--chunk-size', '16', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: localEnv() },
   );
   let chunks = 0;
   const onLine = (line) => {
@@ -100,6 +95,18 @@ const median = (xs) => {
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values: flags } = parseArgs({
+    options: {
+      images: { type: 'string', default: '48' },
+      model: { type: 'string', default: 'vgg16' },
+      repeat: { type: 'string', default: '1' },
+      dir: { type: 'string' },
+      'steady-rate': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      // Another checkout's vgg-local (e.g. main's, for a before/after comparison interleaved with this one).
+      'compare-bin': { type: 'string' },
+    },
+  });
   const n = Number(flags.images);
   const dir = flags.dir ?? path.join(here, '.cache', `images-${n}`);
   if (!flags.dir) await ensureImages(dir, n);

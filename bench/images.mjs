@@ -1,6 +1,6 @@
 // Deterministic synthetic photos: smooth gradients and waves plus per-pixel noise, so JPEGs land between ~100 KB
 // and ~2 MB like real photos instead of compressing to a few KB.
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 
@@ -40,7 +40,26 @@ async function makeImage(file, index) {
     .toFile(file);
 }
 
-/** Ensures `count` images exist in `dir` (generated once, then reused); returns their paths and total bytes. */
+/** Photos generated for real; beyond this, files are byte-distinct copies of them (see ensureImages). */
+export const DISTINCT_PHOTOS = 300;
+
+/**
+ * A copy of a JPEG with a comment segment (COM) after SOI naming `index`: the same pixels and the same decode cost,
+ * but other bytes, so the worker's sha256 dedup cache infers it again as it would a new photo.
+ */
+function distinctCopy(jpeg, index) {
+  const text = Buffer.from(`vgg bench copy ${index}`);
+  const segment = Buffer.alloc(4 + text.length);
+  segment.writeUInt16BE(0xfffe, 0);
+  segment.writeUInt16BE(2 + text.length, 2);
+  text.copy(segment, 4);
+  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
+}
+
+/**
+ * Ensures `count` images exist in `dir` (made once, then reused); returns their paths and total bytes. The first
+ * DISTINCT_PHOTOS are generated (slow: seconds each on a busy machine); the rest are distinct copies of them.
+ */
 export async function ensureImages(dir, count) {
   await mkdir(dir, { recursive: true });
   const have = new Set(await readdir(dir));
@@ -48,7 +67,10 @@ export async function ensureImages(dir, count) {
   for (let i = 0; i < count; i++) {
     const name = `img-${String(i).padStart(5, '0')}.jpg`;
     const file = path.join(dir, name);
-    if (!have.has(name)) await makeImage(file, i);
+    if (!have.has(name)) {
+      if (i < DISTINCT_PHOTOS) await makeImage(file, i);
+      else await writeFile(file, distinctCopy(await readFile(files[i % DISTINCT_PHOTOS]), i));
+    }
     files.push(file);
   }
   let bytes = 0;

@@ -10,7 +10,7 @@ const [statsFile, optionsJson] = process.argv.slice(2);
 if (!statsFile) throw new Error('usage: worker-process.mjs <stats.json> [options-json]');
 const extra = optionsJson ? JSON.parse(optionsJson) : {};
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const eld = monitorEventLoopDelay({ resolution: 5 });
+const eld = monitorEventLoopDelay({ resolution: 2 });
 let chunks = 0;
 let modelMs = null;
 const worker = await VggWorker.create({

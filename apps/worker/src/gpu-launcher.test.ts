@@ -67,6 +67,23 @@ describe('workerArgsForGpu', () => {
     ]);
   });
 
+  it("splits the host's cores between the workers' decoders unless told otherwise", () => {
+    expect(workerArgsForGpu(['--gpus', 'all'], { cores: 64, gpus: 8 })).toEqual([
+      '--decode-concurrency',
+      '8',
+      '--device',
+      'cuda:0',
+    ]);
+    expect(workerArgsForGpu(['--decode-concurrency', '3'], { cores: 64, gpus: 8 })).toEqual([
+      '--decode-concurrency',
+      '3',
+      '--device',
+      'cuda:0',
+    ]);
+    expect(workerArgsForGpu([], { cores: 4, gpus: 8 })).toContain('1');
+    expect(workerArgsForGpu([], { cores: 16, gpus: 1 })).toEqual(['--device', 'cuda:0']);
+  });
+
   it('refuses a --device of its own', () => {
     expect(() => workerArgsForGpu(['--gpus', 'all', '--device', 'cuda:1'])).toThrow(/drop --device/);
     expect(() => workerArgsForGpu(['--device=cpu'])).toThrow(/drop --device/);

@@ -70,9 +70,11 @@ function driverGpus(dir: string): string[] {
 
 /**
  * The arguments of each GPU's worker: the launcher's own, less `--gpus`, plus `--device cuda:0` (each worker sees
- * only its GPU, as device 0). A `--device` of the caller's would contradict that, so it is refused.
+ * only its GPU, as device 0). A `--device` of the caller's would contradict that, so it is refused. Unless the
+ * caller chose, the host's cores are split between the workers' decoders (`--decode-concurrency`): each would
+ * otherwise take every core, and decode is what feeds a GPU.
  */
-export function workerArgsForGpu(argv: readonly string[]): string[] {
+export function workerArgsForGpu(argv: readonly string[], split?: { cores: number; gpus: number }): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -88,7 +90,12 @@ export function workerArgsForGpu(argv: readonly string[]): string[] {
       );
     out.push(arg);
   }
-  return [...out, '--device', 'cuda:0'];
+  const chosen = out.some((a) => a === '--decode-concurrency' || a.startsWith('--decode-concurrency='));
+  const decode =
+    split && !chosen && split.gpus > 1
+      ? ['--decode-concurrency', String(Math.max(1, Math.floor(split.cores / split.gpus)))]
+      : [];
+  return [...out, ...decode, '--device', 'cuda:0'];
 }
 
 export interface GpuLaunchOptions {

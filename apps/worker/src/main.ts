@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The worker's composition root: the only place that reads the environment, handles signals or exits.
+import { availableParallelism } from 'node:os';
 import { runCli } from 'vgg-cli-kit';
 import { createRedisConnection, createS3Client, redactUri, s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { formatEvent, type WorkerCommand, workerProgram } from './cli.js';
@@ -85,7 +86,10 @@ function launch(spec: string): number | undefined {
     launcher = GpuLauncher.start({
       gpus,
       command: process.execPath,
-      args: [process.argv[1] as string, ...workerArgsForGpu(process.argv.slice(2))],
+      args: [
+        process.argv[1] as string,
+        ...workerArgsForGpu(process.argv.slice(2), { cores: availableParallelism(), gpus: gpus.length }),
+      ],
       env: process.env,
       log: (line) => process.stderr.write(`${line}\n`),
     });
