@@ -280,7 +280,7 @@ try {
       await section(`small: scaling, ${workers} workers, ${scalingList.length} images`, async () => {
         const e = await runEndToEnd({
           ...base,
-          tag: `small-w${workers}`,
+          tag: `small-scaling-w${workers}`,
           model: smallSpec,
           manifest: await manifest('small', scalingList),
           images: scalingList.length,
