@@ -208,6 +208,11 @@ export async function loadModel(
     model: prepared,
     provider: options.provider,
     intraOpNumThreads: options.intraOpNumThreads,
+    // On CUDA every batch has the one shape --batch-size (a partial batch is padded), so cuDNN plans once; a graph
+    // with its own fixed batch axis keeps it. CPU runs take batches as they come.
+    ...(options.provider.startsWith('cuda') && prepared.fixedBatchSize === null
+      ? { fixedBatchSize: options.batchSize }
+      : {}),
     preprocess: spec.preprocess,
     onWarning: options.onWarning,
   });
