@@ -381,7 +381,7 @@ if (!skip.has('fixed') && MODELS.vgg16)
   await section('vgg16: vgg-local fixed cost, 48 images', async () => {
     const dir = path.join(cache, 'images-48');
     await ensureImages(dir, 48);
-    const { phases } = await measureLocalRun({ dir, model: 'vgg16' });
+    const { phases } = await measureLocalRun({ dir, model: 'vgg16', extraArgs: ['--device', device] });
     const durations = phaseDurations(phases);
     const steady = results.models.vgg16?.steadyPerSec;
     results.fixedCost = {
