@@ -108,7 +108,7 @@ export type {
   RunSpec,
   RunState,
 } from './run/run-spec.js';
-export { modelOptionsForRun, requestedModelIdentity } from './run/model-binding.js';
+export { modelOptionsForRun, redactedModelSpec, requestedModelIdentity } from './run/model-binding.js';
 export type { RunModelBinding } from './run/model-binding.js';
 export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
 export { recoverChunkRecord, tallyRows } from './run/chunk-record.js';

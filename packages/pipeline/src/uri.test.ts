@@ -21,6 +21,15 @@ describe('parseS3Uri', () => {
   });
 });
 
+describe("redactUri with a run's --redact-params", () => {
+  it('also strips the named parameters, ignoring case, and keeps the others in order', () => {
+    expect(redactUri('https://h.example/x.jpg?Tenant=t1&v=2&sid=s&w=3&sig=z', ['tenant', 'SID'])).toBe(
+      'https://h.example/x.jpg?v=2&w=3',
+    );
+    expect(redactUri('https://h.example/x.jpg?tenant=t1')).toBe('https://h.example/x.jpg?tenant=t1');
+  });
+});
+
 describe('redactUri', () => {
   it('drops credentials and signature parameters of presigned URLs but keeps other parameters', () => {
     expect(

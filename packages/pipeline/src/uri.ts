@@ -99,14 +99,15 @@ export function isSecretParam(name: string): boolean {
  * The one redaction policy, for logs, error messages and outputs alike. A URI loses what may be a credential and
  * keeps what identifies the resource, so distinct inputs stay distinct in the outputs' `uri` column:
  * - the user-info (`user:password@`) is removed;
- * - query parameters for which {@link isSecretParam} holds are removed, the others kept in order;
+ * - query parameters for which {@link isSecretParam} holds are removed, and those named in `extraParams` (a run's
+ *   `--redact-params`, matched ignoring case), the others kept in order;
  * - the fragment is removed.
  *
  * Local paths and `s3://` URIs carry no credentials (S3 keys may hold `?` and `#` literally) and are returned
  * unchanged. A URI that does not parse loses everything up to the last `@` of its authority, its query and its
  * fragment.
  */
-export function redactUri(uri: string): string {
+export function redactUri(uri: string, extraParams: readonly string[] = []): string {
   const scheme = schemeOf(uri);
   if (scheme === undefined || scheme === 's3') return uri;
   let url: URL;
@@ -117,8 +118,9 @@ export function redactUri(uri: string): string {
   }
   url.username = '';
   url.password = '';
+  const extra = new Set(extraParams.map((name) => name.toLowerCase()));
   for (const name of [...url.searchParams.keys()]) {
-    if (isSecretParam(name)) url.searchParams.delete(name);
+    if (isSecretParam(name) || extra.has(name.toLowerCase())) url.searchParams.delete(name);
   }
   url.hash = '';
   return url.toString();

@@ -97,6 +97,22 @@ describe('columnLayout', () => {
   });
 });
 
+describe('columnLayout without a loaded model', () => {
+  it('records the requested model with the weights URI redacted: no presigned query, no --redact-params', () => {
+    const { spec } = context('requested');
+    spec.model = {
+      ...spec.model,
+      weights: 'https://w.example/v.safetensors?X-Amz-Signature=SIG&tenant=T1&v=2',
+    };
+    spec.output = { ...spec.output, redactParams: ['tenant'] };
+    const metadata = columnLayout(spec, null).metadata;
+    expect(JSON.parse(metadata['vgg.model'] ?? '')).toMatchObject({
+      requested: { weights: 'https://w.example/v.safetensors?v=2' },
+    });
+    expect(JSON.stringify(metadata)).not.toMatch(/SIG|T1/);
+  });
+});
+
 describe('ChunkCommitter', () => {
   it('writes the shard and the npy files, then records the chunk with its tallies', async () => {
     const ctx = context('run-a', { npy: true });

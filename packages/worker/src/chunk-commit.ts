@@ -10,6 +10,7 @@ import {
   type ChunkRecord,
   keptColumnsOf,
   npyKeysFor,
+  redactedModelSpec,
   type RunSpec,
   shardKeyFor,
   tallyRows,
@@ -49,13 +50,18 @@ export function columnLayout(spec: RunSpec, model: CommitModel | null): ColumnLa
 
 function imageColumnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayout {
   const keepCols = keptColumnsOf(spec);
+  const redactParams = spec.output.redactParams ?? [];
   if (model === null) {
     return {
       keepCols,
+      redactParams,
       topK: spec.output.topK,
       labels: imagenetLabels(),
       taps: [],
-      metadata: { 'vgg.run_id': spec.runId, 'vgg.model': JSON.stringify({ requested: spec.model }) },
+      metadata: {
+        'vgg.run_id': spec.runId,
+        'vgg.model': JSON.stringify({ requested: redactedModelSpec(spec.model, spec.output.redactParams) }),
+      },
     };
   }
   const { identity } = model;
@@ -65,6 +71,7 @@ function imageColumnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayo
       : Array.from({ length: identity.numClasses }, (_, i) => `class_${i}`);
   return {
     keepCols,
+    redactParams,
     topK: Math.min(spec.output.topK, identity.numClasses),
     labels,
     taps: spec.output.taps.map((tap) => {

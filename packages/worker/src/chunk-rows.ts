@@ -45,6 +45,8 @@ export interface ColumnLayout {
   /** A pair run's score columns (perceptual_distance, ...); absent or empty otherwise. */
   scores?: readonly string[];
   metadata: Record<string, string>;
+  /** The run's `--redact-params`, stripped from the `uri` column besides the built-in list. Default none. */
+  redactParams?: readonly string[];
 }
 
 /** Lays rows out as the flat columns the Parquet encoder takes; error rows get zeros that the encoder nulls. */
@@ -75,7 +77,7 @@ export function rowsToColumns(rows: readonly RowResult[], layout: ColumnLayout):
   });
   return {
     // Presigned signatures and user:password never reach the outputs.
-    uri: rows.map((r) => redactUri(r.uri)),
+    uri: rows.map((r) => redactUri(r.uri, layout.redactParams)),
     key: rows.map((r) => r.key ?? null),
     kept: layout.keepCols.map((name) => ({ name, values: rows.map((r) => r.cols?.[name] ?? null) })),
     status: rows.map((r) => r.status),

@@ -58,8 +58,15 @@ export async function retryFailed(
   const store = openRunOutput(status.spec.output.out, runId, { s3: deps.s3 });
   const generation = Date.now();
   const jobs: ChunkJob[] = [];
+  // Shards hold redacted URIs; chunks whose URIs carry credentials (presigned queries) kept their originals.
+  const originals = await deps.runStore.chunkInputs(
+    runId,
+    targets.map((r) => r.chunkIndex),
+  );
   for (const record of targets) {
     const data = chunkFromShard(runId, record.chunkIndex, await store.get(record.shardKey), status.spec);
+    const uris = originals.get(record.chunkIndex);
+    if (uris !== undefined && uris.length === data.uris.length) data.uris = uris;
     jobs.push(chunkJob(data, options.attempts ?? RUN_OPTIONS.attempts.default, generation));
   }
   // Re-open before removing records, so no finaliser sees a complete run with stale chunks in between.

@@ -81,6 +81,11 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
     });
     await store.put(MANIFEST_KEY, serializeManifest(manifest), { contentType: 'application/json' });
     await runStore.markFinalized(runId);
+    // Original URIs are kept only while a chunk may be retried: a chunk without error rows needs them no more.
+    await runStore.dropChunkInputs(
+      runId,
+      status.records.filter((r) => !r.failed && r.error === 0).map((r) => r.chunkIndex),
+    );
     return store.describe(MANIFEST_KEY);
   } catch (error) {
     await runStore.releaseFinalize(runId);

@@ -28,6 +28,15 @@ describe('modelOptionsForRun', () => {
 });
 
 describe('requestedModelIdentity', () => {
+  it("names an ONNX run's variant after its file, never after a presigned query", () => {
+    const identity = requestedModelIdentity({
+      model: 'vgg16',
+      seed: 0,
+      onnx: 'https://h.example/m.onnx?X-Amz-Signature=SIG&X-Amz-Security-Token=TOK',
+    });
+    expect(identity.variant).toBe('onnx:m.onnx');
+  });
+
   it("takes vgg-core's word on the variant and on whether the weights are trained", () => {
     expect(requestedModelIdentity({ model: 'vgg16', seed: 4 })).toEqual({
       variant: 'vgg16',

@@ -6,6 +6,7 @@ import {
   type RequestedModelIdentity,
   type ResolvedPreprocessOptions,
 } from 'vgg-core';
+import { redactUri } from '../uri.js';
 import type { ManifestTap } from './manifest.js';
 import type { RunModelSpec } from './run-spec.js';
 
@@ -26,7 +27,21 @@ export function modelOptionsForRun(
 
 /** What vgg-core says of a run's model before any worker loads it (for a run none of whose chunks did). */
 export function requestedModelIdentity(model: RunModelSpec): RequestedModelIdentity {
-  return describeRequestedModel(modelOptionsForRun(model));
+  // An ONNX file's variant is named after its URI: never after a presigned query.
+  return describeRequestedModel(modelOptionsForRun(redactedModelSpec(model)));
+}
+
+/**
+ * A run's model spec as outputs, manifests and status may show it: the `--weights` and `--onnx` URIs redacted like
+ * input URIs (user-info, presigned queries and the run's `--redact-params` removed). Workers load from the spec as
+ * stored.
+ */
+export function redactedModelSpec(model: RunModelSpec, extraParams: readonly string[] = []): RunModelSpec {
+  return {
+    ...model,
+    ...(model.weights !== undefined ? { weights: redactUri(model.weights, extraParams) } : {}),
+    ...(model.onnx !== undefined ? { onnx: redactUri(model.onnx, extraParams) } : {}),
+  };
 }
 
 /**

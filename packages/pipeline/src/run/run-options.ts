@@ -86,6 +86,17 @@ export const RUN_OPTIONS = {
     description: 'also write clip-retrieval style .npy embedding shards',
     section: 'output',
   },
+  redactParams: {
+    kind: 'list',
+    default: [],
+    defaultText: 'none',
+    valueName: 'names',
+    description:
+      "query parameters stripped from the outputs' URIs, besides the built-in list of credential names (signature, token, key, secret, password, X-Amz-*, sig, ...; see README)",
+    section: 'output',
+    // Stored lowercase, and not at all when empty, so specs from before the option compare equal on resume.
+    store: (names: string[]) => (names.length > 0 ? names.map((name) => name.toLowerCase()) : undefined),
+  },
   // --- pair runs (perceptual distance): one row per pair of images ---
   pairs: {
     kind: 'string',

@@ -30,6 +30,11 @@ export type RunOutputSpec = InferenceRequest & {
   npy: boolean;
   /** A pair run (`--pairs`): rows are pairs of images scored by the model's pair head; absent for image runs. */
   pairs?: RunPairsSpec;
+  /**
+   * Query parameters (lowercase) stripped from the outputs' URIs besides the built-in secret list
+   * (`--redact-params`); absent for none.
+   */
+  redactParams?: string[];
 };
 
 /** What a pair run scores (see README, "Perceptual distance and style statistics"). */

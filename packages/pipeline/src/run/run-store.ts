@@ -84,6 +84,39 @@ export class RunStore {
   private runsKey(): string {
     return `${this.prefix}:runs`;
   }
+  private inputsKey(runId: string): string {
+    return `${this.prefix}:run:${runId}:inputs`;
+  }
+
+  /**
+   * Keeps chunks' input URIs as given, for chunks where redaction changes a URI (presigned queries, user-info):
+   * shards hold only redacted URIs, and `retry-failed` needs the originals to fetch again. Kept until the run
+   * finalises with the chunk clean (see {@link dropChunkInputs}).
+   */
+  async keepChunkInputs(runId: string, chunks: ReadonlyMap<number, readonly string[]>): Promise<void> {
+    if (chunks.size === 0) return;
+    const fields = Object.fromEntries(
+      [...chunks].map(([index, uris]) => [String(index), JSON.stringify(uris)]),
+    );
+    await this.redis.hset(this.inputsKey(runId), fields);
+  }
+
+  /** The kept original URIs of these chunks (see {@link keepChunkInputs}); chunks without any are left out. */
+  async chunkInputs(runId: string, chunkIndexes: readonly number[]): Promise<Map<number, string[]>> {
+    const found = new Map<number, string[]>();
+    if (chunkIndexes.length === 0) return found;
+    const values = await this.redis.hmget(this.inputsKey(runId), ...chunkIndexes.map(String));
+    values.forEach((value, i) => {
+      if (value !== null) found.set(chunkIndexes[i]!, JSON.parse(value) as string[]);
+    });
+    return found;
+  }
+
+  /** Forgets the kept original URIs of these chunks. */
+  async dropChunkInputs(runId: string, chunkIndexes: readonly number[]): Promise<void> {
+    if (chunkIndexes.length === 0) return;
+    await this.redis.hdel(this.inputsKey(runId), ...chunkIndexes.map(String));
+  }
 
   /**
    * Creates the run, or returns the stored spec when it exists and agrees on everything that shapes outputs.

@@ -30,6 +30,24 @@ function status(overrides: Partial<RunStatus>): RunStatus {
 }
 
 describe('run status display', () => {
+  it('shows the weights and ONNX URIs without their presigned queries or --redact-params', () => {
+    const withModel = (model: RunStatus['spec']['model']) => {
+      const s = status({});
+      s.spec = { ...s.spec, model, output: { ...s.spec.output, redactParams: ['tenant'] } };
+      return formatStatus(progressOf(s, Date.parse('2026-01-01T00:00:20.000Z')));
+    };
+    const weights = withModel({
+      model: 'vgg16',
+      seed: 0,
+      weights: 'https://u:pw@w.example/v.safetensors?X-Amz-Signature=SIG&X-Amz-Credential=CRED&tenant=T1&v=2',
+    });
+    expect(weights).toContain('weights=https://w.example/v.safetensors?v=2');
+    expect(weights).not.toMatch(/SIG|CRED|T1|pw/);
+    const onnx = withModel({ model: 'vgg16', seed: 0, onnx: 'https://w.example/m.onnx?sig=SIG&token=TOK' });
+    expect(onnx).toContain('onnx=https://w.example/m.onnx');
+    expect(onnx).not.toMatch(/SIG|TOK/);
+  });
+
   it('computes rate and ETA from committed rows', () => {
     const progress = progressOf(status({}), Date.parse('2026-01-01T00:00:20.000Z'));
     expect(progress.imagesPerSecond).toBe(2);

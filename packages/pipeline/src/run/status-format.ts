@@ -1,3 +1,4 @@
+import { redactedModelSpec } from './model-binding.js';
 import type { RunProgress } from './progress.js';
 
 /** A human summary of a run: state, counts, rate, ETA and the most common errors. */
@@ -6,10 +7,11 @@ export function formatStatus(progress: RunProgress): string {
   const tarShards = status.tarShards ?? 0;
   // With tar shards, the number of images is known only once every shard is read.
   const total = tarShards > 0 ? null : status.totalInputs;
+  const model = redactedModelSpec(status.spec.model, status.spec.output.redactParams);
   const lines = [
     `run ${status.spec.runId}  ${status.state}${status.state === 'enqueuing' ? ' (producer still listing inputs)' : ''}`,
     `  out      ${status.spec.output.out}/${status.spec.runId}/`,
-    `  model    ${status.spec.model.model}${status.spec.model.weights ? ` weights=${status.spec.model.weights}` : status.spec.model.onnx ? ` onnx=${status.spec.model.onnx}` : ` UNTRAINED (seeded init, seed ${status.spec.model.seed})`}`,
+    `  model    ${model.model}${model.weights ? ` weights=${model.weights}` : model.onnx ? ` onnx=${model.onnx}` : ` UNTRAINED (seeded init, seed ${model.seed})`}`,
     `  images   ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed${tarShards > 0 ? ` (inputs include ${tarShards} tar shards)` : ''}`,
     `  chunks   ${status.committedChunks}${status.totalChunks !== null ? ` / ${status.totalChunks}` : ''}`,
     `  rate     ${progress.imagesPerSecond.toFixed(1)} images/s${progress.etaSeconds !== null ? `, ETA ${formatDuration(progress.etaSeconds)}` : ''}`,

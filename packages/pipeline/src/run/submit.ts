@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import { invalidOption } from '../errors.js';
 import { listSource } from '../inputs/sources.js';
+import { redactUri } from '../uri.js';
 import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
 import { ChunkBatch, shardMatchesChunk } from './chunk-input.js';
 import { recoverChunkRecord } from './chunk-record.js';
@@ -72,12 +73,22 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   let skipped = 0;
   const batch = new ChunkBatch(spec.input.keepCols);
   let pending: ChunkJob[] = [];
+  // Chunks whose URIs lose something to redaction, with the URIs as given (for retry-failed).
+  const originals = new Map<number, readonly string[]>();
+  const redactParams = spec.output.redactParams ?? [];
 
   const flushJobs = async () => {
     if (pending.length === 0) return;
+    await deps.runStore.keepChunkInputs(runId, originals);
+    originals.clear();
     await deps.queue.addBulk(pending);
     enqueued += pending.length;
     pending = [];
+  };
+  const enqueue = (data: ChunkJobData) => {
+    pending.push(chunkJob(data, attempts));
+    if (data.uris.some((uri) => redactUri(uri, redactParams) !== uri))
+      originals.set(data.chunkIndex, data.uris);
   };
   const emitChunk = async (data: ChunkJobData) => {
     const index = data.chunkIndex;
@@ -91,10 +102,10 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
         await deps.runStore.recordChunk(runId, recovered.record);
         skipped += 1;
       } else {
-        pending.push(chunkJob(data, attempts));
+        enqueue(data);
       }
     } else {
-      pending.push(chunkJob(data, attempts));
+      enqueue(data);
     }
     if (pending.length >= ADD_BATCH) await flushJobs();
     deps.onProgress?.({ inputs, chunks: chunkIndex, enqueued: enqueued + pending.length, skipped });
