@@ -10,6 +10,7 @@ import {
   isPipelineError,
 } from 'vgg-pipeline';
 import type { ImageInference } from './batch-scheduler.js';
+import type { BudgetHold, ByteBudget } from './byte-budget.js';
 import type { DedupCache, ImageOutcome } from './dedup-cache.js';
 import { errorRow, type RowResult } from './chunk-rows.js';
 import { addStageMs, type WorkerStats } from './stats.js';
@@ -39,6 +40,11 @@ export interface ImageStagesOptions {
   maxRetryAfterMs?: number;
   /** Results by sha256, so identical bytes are inferred once per run. Default: none. */
   dedup?: DedupCache;
+  /**
+   * Bounds the input bytes held: a download holds --max-input-bytes until its size is known, then its size until
+   * it is decoded. Default: none.
+   */
+  budget?: ByteBudget;
 }
 
 /** How one chunk's images are turned into rows. */
@@ -83,44 +89,71 @@ export class ImageStages {
    * The row of an input whose bytes were read already (a tar member): decoded and inferred as {@link run} does
    * after fetching, within the same limits.
    */
-  fromBytes(uri: string, fetched: FetchedInput, request: ImageRequest): Promise<RowResult> {
-    return this.#queuedLimit(() => this.#decodeAndInfer(uri, fetched, request));
+  fromBytes(
+    uri: string,
+    fetched: FetchedInput,
+    request: ImageRequest,
+    hold?: BudgetHold,
+  ): Promise<RowResult> {
+    return this.#queuedLimit(() => this.#decodeAndInfer(uri, fetched, request, hold));
   }
 
   async #image(uri: string, request: ImageRequest): Promise<RowResult> {
     const { stats } = this.#options;
     request.signal.throwIfAborted();
+    // Until the download ends its size is unknown: it holds the most it may be.
+    const hold = await this.#options.budget?.acquire(
+      INPUT_COPIES * this.#options.maxInputBytes,
+      request.signal,
+    );
     const started = performance.now();
     let fetched: FetchedInput;
     try {
       fetched = await this.#fetchLimit(() => this.#fetchWithRetry(uri, request.signal));
     } catch (error) {
+      hold?.release();
       if (isPipelineError(error, 'FETCH_FAILED')) return errorRow(uri, error.reason);
       throw error;
     } finally {
       addStageMs(stats, 'fetch', performance.now() - started);
     }
-    return this.#decodeAndInfer(uri, fetched, request);
+    hold?.resize(INPUT_COPIES * fetched.bytes.byteLength);
+    return this.#decodeAndInfer(uri, fetched, request, hold);
   }
 
-  async #decodeAndInfer(uri: string, fetched: FetchedInput, request: ImageRequest): Promise<RowResult> {
-    request.signal.throwIfAborted();
-    const { dedup } = this.#options;
-    if (dedup === undefined || request.dedupScope === undefined) {
-      return { uri, ...(await this.#outcome(fetched, request)) };
+  async #decodeAndInfer(
+    uri: string,
+    fetched: FetchedInput,
+    request: ImageRequest,
+    hold: BudgetHold | undefined,
+  ): Promise<RowResult> {
+    try {
+      request.signal.throwIfAborted();
+      const { dedup } = this.#options;
+      if (dedup === undefined || request.dedupScope === undefined) {
+        return { uri, ...(await this.#outcome(fetched, request, hold)) };
+      }
+      const { outcome, reused } = await dedup.share(request.dedupScope, fetched.sha256, () =>
+        this.#outcome(fetched, request, hold),
+      );
+      return reused ? { uri, ...outcome, duplicate: true } : { uri, ...outcome };
+    } finally {
+      hold?.release();
     }
-    const { outcome, reused } = await dedup.share(request.dedupScope, fetched.sha256, () =>
-      this.#outcome(fetched, request),
-    );
-    return reused ? { uri, ...outcome, duplicate: true } : { uri, ...outcome };
   }
 
-  async #outcome(fetched: FetchedInput, request: ImageRequest): Promise<ImageOutcome> {
+  async #outcome(
+    fetched: FetchedInput,
+    request: ImageRequest,
+    hold: BudgetHold | undefined,
+  ): Promise<ImageOutcome> {
     const { stats } = this.#options;
     let started = performance.now();
     let decoded: Awaited<ReturnType<typeof decodeImage>>;
     try {
       decoded = await this.#decodeLimit(() => decodeImage(fetched.bytes, request.preprocess));
+      // Decoded: the raw bytes are no longer needed (the crop is small), however long inference takes.
+      hold?.release();
     } catch (error) {
       if (isVggError(error, 'VGG_IMAGE_DECODE')) {
         const { uri: _uri, ...failed } = errorRow('', error.reason, fetched.sha256);
@@ -176,6 +209,12 @@ export class ImageStages {
     }
   }
 }
+
+/**
+ * Copies of an input's bytes alive at once, as the budget counts them: a download's chunks and the assembled
+ * buffer, then the buffer and the copy transferred to a decode thread.
+ */
+export const INPUT_COPIES = 2;
 
 /** Exponential backoff with full jitter, so many workers hitting one slow host spread out. */
 function jitteredBackoff(attempt: number): Promise<void> {

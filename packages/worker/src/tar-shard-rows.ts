@@ -12,8 +12,9 @@ import {
   tarMembers,
   webdatasetKey,
 } from 'vgg-pipeline';
+import type { ByteBudget } from './byte-budget.js';
 import { errorRow, type RowResult } from './chunk-rows.js';
-import type { ImageRequest, ImageStages } from './image-stages.js';
+import { type ImageRequest, type ImageStages, INPUT_COPIES } from './image-stages.js';
 
 /** Options of {@link TarShardRows}. */
 export interface TarShardRowsOptions {
@@ -33,6 +34,8 @@ export interface TarShardRowsOptions {
   hosts?: HostLimiter;
   /** The longest Retry-After honoured, in ms. Default 60_000. */
   maxRetryAfterMs?: number;
+  /** Bounds the member bytes read ahead (each held until decoded), with the worker's other inputs. Default: none. */
+  budget?: ByteBudget;
 }
 
 /** The rows of one tar shard and what it held besides images. */
@@ -121,10 +124,17 @@ export class TarShardRows {
         const data = member.bytes;
         if (data === null) continue;
         await gate.acquire();
+        // Waiting here stops the shard's stream, so the members read ahead stay within the budget.
+        const hold = await o.budget
+          ?.acquire(INPUT_COPIES * data.byteLength, request.signal)
+          .catch((error: unknown) => {
+            gate.release();
+            throw error;
+          });
         const sha256 = createHash('sha256').update(data).digest('hex');
         work.push(
           this.#stages
-            .fromBytes(uri, { bytes: data, sha256 }, request)
+            .fromBytes(uri, { bytes: data, sha256 }, request, hold)
             .then((row) => {
               rows[index] = row;
             })

@@ -9,6 +9,7 @@ import {
   RunStore,
   type RunSpec,
 } from 'vgg-pipeline';
+import { ByteBudget } from './byte-budget.js';
 import { ChunkCommitter } from './chunk-commit.js';
 import { type ChunkOutcome, failedRows, rowsOfChunk } from './chunk-inputs.js';
 import { DedupCache } from './dedup-cache.js';
@@ -60,6 +61,8 @@ export class VggWorker {
   readonly #committer: ChunkCommitter;
   readonly #lifecycle: Lifecycle;
   readonly #modelFiles: ModelFiles;
+  /** Input bytes held (see --memory-budget-mb). */
+  readonly #budget: ByteBudget;
   /** Aborts each chunk in flight, for the forced part of close(). */
   readonly #active = new Set<AbortController>();
   #graceful: Promise<void> = Promise.resolve();
@@ -83,8 +86,10 @@ export class VggWorker {
     this.#runs = new RunContexts({ load: (runId) => this.#openRun(runId) });
     const hosts = new HostLimiter({ perHost: options.perHostConcurrency });
     const dedup = new DedupCache({ maxBytes: options.dedupCacheMb * 1024 * 1024 });
-    this.#stages = new ImageStages({ ...options, guard, hosts, dedup, stats: this.stats });
-    this.#tars = new TarShardRows(this.#stages, { ...options, guard, hosts });
+    const budget = new ByteBudget({ limitBytes: options.memoryBudgetMb * 1024 * 1024 });
+    this.#budget = budget;
+    this.#stages = new ImageStages({ ...options, guard, hosts, dedup, budget, stats: this.stats });
+    this.#tars = new TarShardRows(this.#stages, { ...options, guard, hosts, budget });
     this.#committer = new ChunkCommitter({
       encoder,
       recordChunk: (runId, record) => this.#runStore.recordChunk(runId, record),
@@ -358,6 +363,8 @@ export class VggWorker {
       await this.#runStore.noteModelError(runId, note).catch(() => undefined);
       throw permanent ? new ModelLoadError(runId, error) : error;
     }
+    // The model is part of what input bytes share the budget with.
+    this.#budget.measureBaseline();
     // Loaded (a retry after a transient failure, or retry-failed after the file was fixed): the note is stale.
     await this.#runStore.noteModelError(runId, null).catch(() => undefined);
     const { variant, untrained } = model.identity;

@@ -65,6 +65,14 @@ export const WORKER_FLAGS = {
     valueName: 'MiB',
     description: 'results kept by sha256 so identical bytes are inferred once per run (0: off)',
   },
+  memoryBudgetMb: {
+    kind: 'integer',
+    min: 64,
+    default: 2048,
+    valueName: 'MiB',
+    description:
+      'resident memory the worker stays under: input bytes (downloads, counted at --max-input-bytes until their size is known; images awaiting decode; tar members read ahead) wait for room beside what the runtime and model use. One input always proceeds, so keep it above the model size plus --max-input-bytes',
+  },
   decodeConcurrency: { kind: 'integer', min: 1, defaultText: 'cores', description: 'concurrent decodes' },
   maxInputBytes: {
     kind: 'integer',

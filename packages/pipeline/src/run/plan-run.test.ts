@@ -121,7 +121,7 @@ describe('planRun', () => {
 
   it('checks values given in code as the flags would', () => {
     expect(invalid({ out: '/o', chunkSize: 0 }).message).toBe(
-      'Expected integer between 1 and 100000 for --chunk-size but received 0',
+      'Expected integer between 1 and 10000 for --chunk-size but received 0',
     );
     expect(invalid({ out: 'https://h/x' })).toMatchObject({ field: '--out' });
     expect(invalid({ out: '/o', runId: 'a:b' })).toMatchObject({ field: '--run' });

@@ -214,9 +214,12 @@ export const RUN_OPTIONS = {
   chunkSize: {
     kind: 'integer',
     min: 1,
-    max: 100_000,
+    // A worker holds a chunk's results (every embedding) until it commits the shard: 10k rows of fc7 as float32
+    // are 160 MiB per chunk in flight.
+    max: 10_000,
     default: 256,
-    description: 'images per queue job',
+    description:
+      "images per queue job (at most 10000: a worker holds a chunk's results until its shard is written)",
     section: 'run',
   },
   attempts: {
