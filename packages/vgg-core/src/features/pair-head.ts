@@ -50,52 +50,47 @@ export function addPairHead(
   const feature = (layer: string) => {
     const found = features.get(layer);
     if (found === undefined) throw new Error(`addPairHead: no feature map for ${layer}`);
-    return found;
+    return found.value;
   };
-  const halves = (layer: string): [string, string] => {
-    const [a, b] = g.nodeOutputs(
-      'Split',
-      `pair.${layer}.split`,
-      [feature(layer).value],
-      [`pair.${layer}.a`, `pair.${layer}.b`],
-    );
-    return [a as string, b as string];
+  // a − b without splitting the batch: [2N, C, H, W] viewed as [2, N·C·H·W] (a's first, then b's) times [1, −1]
+  // gives [1, N·C·H·W], reshaped to [N, C, H, W]. One pass over the features instead of a Split copy and a Sub,
+  // and exact (1·a + (−1)·b rounds once, as a − b does), so identical images still give exactly 0.
+  const minusOne = g.floatConstant('pair.minus', [1, 2], new Float32Array([1, -1]));
+  const difference = (x: string, name: string) => {
+    const rows = g.node('Reshape', `${name}.rows`, [x, g.int64Constant([2, -1])], `${name}.rows`);
+    const flat = g.node('MatMul', `${name}.mm`, [minusOne, rows], `${name}.mm`);
+    const dims = g.node('Shape', `${name}.dims`, [x], `${name}.dims`, [g.int('start', 1)]);
+    const shape = g.node('Concat', `${name}.shape`, [g.int64Constant([-1]), dims], `${name}.shape`, [
+      g.int('axis', 0),
+    ]);
+    return g.node('Reshape', name, [flat, shape], name);
   };
   const toColumn = (name: string, value: string) =>
     g.node('Unsqueeze', `${name}.col`, [value, g.int64Constant([1])], `${name}.col`);
   const epsilon = g.floatConstant('pair.epsilon', [], new Float32Array([LPIPS_EPSILON]));
 
-  const split = new Map<string, [string, string]>();
-  const halvesOf = (layer: string) => {
-    let pair = split.get(layer);
-    if (pair === undefined) {
-      pair = halves(layer);
-      split.set(layer, pair);
-    }
-    return pair;
-  };
-
   const terms: string[] = [];
   for (const layer of options.layers) {
     const p = `pair.lpips_${layer}`;
-    const [a, b] = halvesOf(layer);
-    const unit = (x: string, side: string) => {
-      const squares = g.node('ReduceSumSquare', `${p}.${side}.ss`, [x], `${p}.${side}.ss`, [
-        g.ints('axes', [1]),
-        g.int('keepdims', 1),
-      ]);
-      const norm = g.node('Sqrt', `${p}.${side}.norm`, [squares], `${p}.${side}.norm`);
-      const denominator = g.node('Add', `${p}.${side}.den`, [norm, epsilon], `${p}.${side}.den`);
-      return g.node('Div', `${p}.${side}.unit`, [x, denominator], `${p}.${side}.unit`);
-    };
-    const diff = g.node('Sub', `${p}.diff`, [unit(a, 'a'), unit(b, 'b')], `${p}.diff`);
-    let squared = g.node('Mul', `${p}.sq`, [diff, diff], `${p}.sq`);
+    // LPIPS's normalize_tensor on both images at once: f / (sqrt(sum_c f²) + eps).
+    const x = feature(layer);
+    const squares = g.node('ReduceSumSquare', `${p}.ss`, [x], `${p}.ss`, [
+      g.ints('axes', [1]),
+      g.int('keepdims', 1),
+    ]);
+    const norm = g.node('Sqrt', `${p}.norm`, [squares], `${p}.norm`);
+    const denominator = g.node('Add', `${p}.den`, [norm, epsilon], `${p}.den`);
+    const unit = g.node('Div', `${p}.unit`, [x, denominator], `${p}.unit`);
+    let diff = difference(unit, `${p}.diff`);
     const weights = options.linearWeights?.get(layer);
     if (weights !== undefined) {
-      const w = g.floatConstant(`${p}.lin`, [1, weights.length, 1, 1], weights);
-      squared = g.node('Mul', `${p}.weighted`, [squared, w], `${p}.weighted`);
+      // Σ w·d² = Σ (√w·d)²: LPIPS's weights are non-negative (a ReLU-free 1×1 conv trained to stay so).
+      const root = Float32Array.from(weights, (w) => Math.sqrt(Math.max(0, w)));
+      const w = g.floatConstant(`${p}.lin`, [1, root.length, 1, 1], root);
+      diff = g.node('Mul', `${p}.weighted`, [diff, w], `${p}.weighted`);
     }
-    const summed = g.node('ReduceSum', `${p}.sum`, [squared, g.int64Constant([1])], `${p}.sum`, [
+    const summed = g.node('ReduceSumSquare', `${p}.sum`, [diff], `${p}.sum`, [
+      g.ints('axes', [1]),
       g.int('keepdims', 1),
     ]);
     const mean = g.node('ReduceMean', `${p}.mean`, [summed], `${p}.mean`, [
@@ -108,8 +103,7 @@ export function addPairHead(
     terms.length === 1 ? (terms[0] as string) : g.node('Sum', 'pair.distance', terms, 'pair.distance');
 
   const c = 'pair.content';
-  const [ca, cb] = halvesOf(options.contentLayer);
-  const contentDiff = g.node('Sub', `${c}.diff`, [ca, cb], `${c}.diff`);
+  const contentDiff = difference(feature(options.contentLayer), `${c}.diff`);
   const contentSquared = g.node('Mul', `${c}.sq`, [contentDiff, contentDiff], `${c}.sq`);
   const content = g.node('ReduceMean', `${c}.mean`, [contentSquared], `${c}.mean`, [
     g.ints('axes', [1, 2, 3]),

@@ -79,7 +79,16 @@ export async function loadPairHead(
         `LPIPS weights ${path}: ${name} is ${tensor.dtype}; expected one of ${CONVERTIBLE_FLOAT_DTYPES.join(', ')}`,
       );
     }
-    linearWeights.set(layer, Float32Array.from(tensorToFloat32(tensor)));
+    const values = Float32Array.from(tensorToFloat32(tensor));
+    const negative = values.findIndex((w) => !(w >= 0));
+    if (negative !== -1) {
+      // LPIPS trains them clamped at 0; the graph computes Σ w·d² as Σ (√w·d)².
+      throw new VggWeightsError(
+        { problem: 'dtype', tensor: name, expectedShape, actualShape: tensor.shape, path },
+        `LPIPS weights ${path}: ${name}[${negative}] is ${values[negative]}; LPIPS's linear weights are non-negative`,
+      );
+    }
+    linearWeights.set(layer, values);
   }
   return { head: { layers, contentLayer, linearWeights }, weightsSha256: await sha256File(path) };
 }

@@ -24,7 +24,7 @@ type Tensor = MessageInitShape<typeof TensorProtoSchema> & { name: string };
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 /** Bump when the generated graph changes, so cached graphs are rebuilt. */
-export const GRAPH_FORMAT_VERSION = 2;
+export const GRAPH_FORMAT_VERSION = 3;
 /** torch.nn.BatchNorm2d's default epsilon. */
 const BN_EPSILON = 1e-5;
 
