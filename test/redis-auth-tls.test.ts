@@ -160,6 +160,36 @@ describe('Redis AUTH and TLS', () => {
     await worker.stop();
     expect(worker.log.join('')).not.toContain(PASSWORD);
     expect(status.stdout + submitted.stdout + submitted.stderr).not.toContain(PASSWORD);
+    // Logs are pino JSON lines (stderr is not a terminal) with levels and the run, chunk and worker fields; the
+    // Redis URL is logged without its password.
+    const records = worker.log
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const ready = records.find((r) => r.type === 'ready');
+    expect(ready).toMatchObject({ level: 30, name: 'vgg-worker', redis: url.replace(`:${PASSWORD}@`, '') });
+    expect(ready?.worker).toMatch(/^.+:\d+$/);
+    expect(records.find((r) => r.type === 'chunk-done')).toMatchObject({
+      level: 30,
+      run: 'tls-run',
+      chunk: 0,
+      worker: ready?.worker,
+      rows: 12,
+    });
+    const submitLog = submitted.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(submitLog).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        name: 'vgg-producer',
+        type: 'submitted',
+        run: 'tls-run',
+        inputs: 12,
+      }),
+    );
   });
 
   it('fails fast with a clear error on a wrong password, without echoing it', async () => {

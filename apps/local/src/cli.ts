@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { type Env, FlagSet, type FlagTable } from 'vgg-cli-kit';
+import { type Env, FlagSet, type FlagTable, LOG_FLAGS, type Logger, type LogLevel } from 'vgg-cli-kit';
 import { parseExecutionProvider } from 'vgg-core';
 import { ensureSampleImages } from 'vgg-local-kit';
 import { formatProgressBar, RUN_OPTIONS, s3ClientOptionsFromEnv } from 'vgg-pipeline';
@@ -48,6 +48,8 @@ export interface LocalIo {
   stdout: NodeJS.WriteStream;
   /** The repository checkout, for the sample images and the corpus of awkward real files. */
   repoRoot: string;
+  /** The logger, at `--log-level` (the composition root picks the format and the stream). */
+  logger: (level: LogLevel | undefined) => Logger;
 }
 
 /** `vgg-local`: a whole run on this machine. */
@@ -55,6 +57,7 @@ export function localProgram(io: LocalIo): Command {
   // One machine gains nothing from big chunks, and small ones make progress visible.
   const runFlags = new FlagSet(RUN_OPTIONS, { envPrefix: 'VGG_', defaults: { chunkSize: 16, out: './out' } });
   const localFlags = new FlagSet(LOCAL_FLAGS, { envPrefix: 'VGG_' });
+  const logFlags = new FlagSet(LOG_FLAGS);
   const program = new Command('vgg-local')
     .description(
       'Run a whole VGG batch job on this machine: a private redis-server, worker processes, the producer, a progress bar and a summary. ' +
@@ -65,9 +68,11 @@ export function localProgram(io: LocalIo): Command {
     .showHelpAfterError();
   runFlags.addTo(program);
   localFlags.addTo(program);
+  logFlags.addTo(program);
   return program.action(async (sources: string[], _options: unknown, command: Command) => {
     const run = runFlags.read(command, io.env);
     const local = localFlags.read(command, io.env);
+    const logger = io.logger(logFlags.read(command, io.env).logLevel);
     const out = (line: string) => io.stdout.write(`${line}\n`);
     let inputs = sources;
     if (inputs.length === 0 && run.pairs === undefined) {
@@ -96,10 +101,7 @@ export function localProgram(io: LocalIo): Command {
       workerEnv: io.env,
       verbose: local.verbose,
       s3: s3ClientOptionsFromEnv(io.env),
-      log: (line) => {
-        if (tty) io.stdout.write('\r\x1b[2K');
-        out(line);
-      },
+      logger,
       onProgress: (progress) => {
         if (tty) io.stdout.write(`\r\x1b[2K${formatProgressBar(progress, io.stdout.columns)}`);
         else if (Date.now() - lastLine > 5_000) {

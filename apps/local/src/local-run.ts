@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { Logger } from 'vgg-cli-kit';
 import { freePort, RedisServerProcess } from 'vgg-local-kit';
 import {
   connectRuns,
@@ -35,7 +36,8 @@ export interface LocalRunOptions {
   /** Status poll interval in ms. Default 100 (a status read is one small Redis round trip). */
   pollMs?: number;
   onProgress?: (progress: RunProgress) => void;
-  log?: (line: string) => void;
+  /** vgg-local's own log and its workers' records (re-logged with `worker` set to their number). */
+  logger?: Logger;
   /** Also log every committed chunk. Default false: the progress bar shows them. */
   verbose?: boolean;
 }
@@ -56,7 +58,8 @@ export interface LocalRunSummary {
  * producer, a progress display and a summary. Leaves nothing running, also when it fails.
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
-  const log = options.log ?? (() => undefined);
+  const logger = options.logger;
+  const log = (fields: Record<string, unknown>, text: string) => logger?.info(fields, text);
   const started = performance.now();
   const cleanups: (() => Promise<void>)[] = [];
   try {
@@ -91,10 +94,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
         env: { ...options.workerEnv, REDIS_URL: redisUrl },
         stdio: ['ignore', 'inherit', 'pipe'],
       });
+      const workerLogger = logger?.child({ worker: i + 1 });
       child.stderr?.on('data', (data: Buffer) => {
         for (const line of data.toString().split('\n')) {
-          const text = line.trim() ? describeWorkerLine(line, options.verbose ?? false) : null;
-          if (text) log(`[worker ${i + 1}] ${text}`);
+          if (line.trim() && workerLogger) relayWorkerLine(workerLogger, line, options.verbose ?? false);
         }
       });
       workers.push(child);
@@ -103,7 +106,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       const server = await redisServer;
       // Stopped after the workers (cleanups run in reverse), so they close their connections cleanly.
       cleanups.unshift(() => server.close());
-      log(`started private redis-server at ${server.url}`);
+      log({ redis: server.url }, `started private redis-server at ${server.url}`);
     }
 
     const runs = connectRuns({ redisUrl, connectionName: 'vgg-local', s3: createS3Client(options.s3) });
@@ -111,7 +114,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     const { runStore } = runs;
     const submitted = await submitRun({ ...options.run, sources: options.sources }, runs);
     log(
-      `run ${submitted.runId}: ${submitted.totalInputs} images in ${submitted.totalChunks} chunks (${submitted.enqueued} enqueued)`,
+      {
+        run: submitted.runId,
+        inputs: submitted.totalInputs,
+        chunks: submitted.totalChunks,
+        enqueued: submitted.enqueued,
+      },
+      `${submitted.totalInputs} images in ${submitted.totalChunks} chunks (${submitted.enqueued} enqueued)`,
     );
     let status: RunStatus | null = null;
     for (;;) {
@@ -162,33 +171,39 @@ function vggWorkerBin(): string {
   return path.join(path.dirname(manifest), relative);
 }
 
-/** Turns a worker's JSON log line into what a person running one job wants to read, or null to hide it. */
-function describeWorkerLine(line: string, verbose: boolean): string | null {
-  let event: Record<string, unknown>;
+/**
+ * Re-logs one of a worker's JSON log lines under vgg-local's logger, at its level, with `worker` set to the worker's
+ * number; its start, its stop, committed chunks and the finalised run only when verbose (the progress bar and the
+ * summary show them).
+ */
+function relayWorkerLine(logger: Logger, line: string, verbose: boolean): void {
+  let record: Record<string, unknown>;
   try {
-    event = JSON.parse(line) as Record<string, unknown>;
+    record = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    return line; // not an event: a warning printed by Node or a library
+    logger.warn(line); // not a record: a warning printed by Node or a library
+    return;
   }
-  const seconds = (ms: unknown) => `${(Number(ms) / 1000).toFixed(1)}s`;
-  switch (event.type) {
-    case 'model-loaded':
-      return `model ${event.variant} loaded on ${event.provider} in ${seconds(event.ms)}`;
-    case 'chunk-done':
-      return verbose
-        ? `chunk ${event.chunkIndex}: ${event.ok}/${event.rows} ok in ${seconds(event.ms)}`
-        : null;
-    case 'chunk-failed':
-      return `chunk ${event.chunkIndex} attempt ${event.attempt} failed${event.final ? ' (recorded as errors)' : ''}: ${event.message}`;
-    case 'ready':
-      return verbose ? 'ready' : null;
-    case 'run-finalized':
-      return verbose ? `run finalised: ${event.manifest}` : null;
-    case 'warning':
-      return `warning: ${event.message}`;
-    default:
-      return null;
-  }
+  const routine = ['ready', 'stopping', 'chunk-done', 'run-finalized'];
+  if (!verbose && routine.includes(String(record.type))) return;
+  const {
+    level,
+    time: _time,
+    pid: _pid,
+    hostname: _hostname,
+    name: _name,
+    worker: id,
+    msg,
+    ...fields
+  } = record;
+  logger[levelName(Number(level))]({ ...fields, workerId: id }, String(msg ?? ''));
+}
+
+function levelName(level: number): 'debug' | 'info' | 'warn' | 'error' {
+  if (level >= 50) return 'error';
+  if (level >= 40) return 'warn';
+  if (level >= 30) return 'info';
+  return 'debug';
 }
 
 async function stopWorkers(workers: ChildProcess[], deadlineMs = 20_000): Promise<void> {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { type Env, FlagSet, type FlagTable } from 'vgg-cli-kit';
+import { type Env, FlagSet, type FlagTable, LOG_FLAGS, type Logger, type LogLevel } from 'vgg-cli-kit';
 import {
   cancelRun,
   compactRun,
@@ -24,6 +24,8 @@ export interface ProducerIo {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
+  /** The log, at `--log-level` (the composition root picks its format, stream and default level). */
+  logger: (level: LogLevel | undefined) => Logger;
 }
 
 const STATUS_FLAGS = {
@@ -68,14 +70,25 @@ export function producerProgram(io: ProducerIo): Command {
   const statusFlags = new FlagSet(STATUS_FLAGS);
   const retryFlags = new FlagSet(RETRY_FLAGS);
   const compactFlags = new FlagSet(COMPACT_FLAGS);
+  const logFlags = new FlagSet(LOG_FLAGS);
   const out = (line: string) => io.stdout.write(`${line}\n`);
 
-  const program = queueFlags.addTo(
-    new Command('vgg-producer')
-      .description('Enqueue images for VGG batch inference and follow runs.')
-      .showHelpAfterError()
-      .configureHelp({ showGlobalOptions: true }),
+  const program = logFlags.addTo(
+    queueFlags.addTo(
+      new Command('vgg-producer')
+        .description(
+          'Enqueue images for VGG batch inference and follow runs. Results go to stdout; the log (JSON lines unless stderr is a terminal) to stderr.',
+        )
+        .showHelpAfterError()
+        .configureHelp({ showGlobalOptions: true }),
+    ),
   );
+  let logger: Logger | undefined;
+  /** What a command did, for the log: a record with the run and the numbers. */
+  const log = (fields: Record<string, unknown>, text: string) => {
+    logger ??= io.logger(logFlags.read(program, io.env).logLevel);
+    logger.info(fields, text);
+  };
 
   /** Runs `action` with a connection to the queue and run state, closing it afterwards. */
   const connected = async (action: (runs: RunConnection) => Promise<void>) => {
@@ -118,6 +131,19 @@ export function producerProgram(io: ProducerIo): Command {
           },
         );
         if (tty) io.stderr.write('\n');
+        log(
+          {
+            type: result.created ? 'submitted' : 'resumed',
+            run: result.runId,
+            inputs: result.totalInputs,
+            chunks: result.totalChunks,
+            enqueued: result.enqueued,
+            skipped: result.skipped,
+            sources,
+            out: result.spec.output.out,
+          },
+          `${result.created ? 'submitted' : 'resumed'}: ${result.totalInputs} images in ${result.totalChunks} chunks`,
+        );
         out(
           `${result.created ? 'submitted' : 'resumed'} run ${result.runId}: ${result.totalInputs} images in ${result.totalChunks} chunks, ` +
             `${result.enqueued} enqueued, ${result.skipped} already done${result.finalized ? '; run is complete' : ''}`,
@@ -175,6 +201,7 @@ export function producerProgram(io: ProducerIo): Command {
     .action(async (runId: string) => {
       await connected(async (runs) => {
         const { removed } = await cancelRun(runId, runs);
+        log({ type: 'cancelled', run: runId, removed }, `cancelled; removed ${removed} waiting chunks`);
         out(`cancelled run ${runId}; removed ${removed} waiting chunks`);
       });
     });
@@ -192,6 +219,10 @@ export function producerProgram(io: ProducerIo): Command {
       const { reasons } = retryFlags.read(command, io.env);
       await connected(async (runs) => {
         const result = await retryFailed(runId, runs, reasons ? { reasons } : {});
+        log(
+          { type: 'retried', run: runId, chunks: result.chunks, images: result.images },
+          `re-enqueued ${result.chunks} chunks (${result.images} images)`,
+        );
         out(
           result.chunks === 0
             ? `run ${runId}: nothing to retry`
@@ -221,6 +252,16 @@ export function producerProgram(io: ProducerIo): Command {
           },
         });
         if (tty) io.stderr.write('\n');
+        log(
+          {
+            type: 'compacted',
+            run: runId,
+            shards: result.shardsBefore,
+            files: result.filesAfter,
+            rows: result.rows,
+          },
+          `${result.shardsBefore} shards -> ${result.filesAfter} files`,
+        );
         out(
           `run ${runId}: ${result.shardsBefore} shards -> ${result.filesAfter} files (${result.rows} rows); manifest v${result.version} at ${result.manifest}` +
             (prune ? `; deleted ${result.pruned} old shards` : ''),

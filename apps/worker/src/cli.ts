@@ -1,10 +1,15 @@
 import { Command } from 'commander';
-import { type Env, FlagSet, type FlagTable } from 'vgg-cli-kit';
+import { type Env, FlagSet, type FlagTable, LOG_FLAGS, type Logger, type LogLevel } from 'vgg-cli-kit';
 import { QUEUE_FLAGS } from 'vgg-pipeline';
 import { WORKER_FLAGS, type WorkerEvent, type WorkerFlagValues } from 'vgg-chunk-worker';
 
-const LOG_FLAGS = {
-  json: { kind: 'boolean', env: 'VGG_LOG_JSON', description: 'log events as JSON lines' },
+const WORKER_LOG_FLAGS = {
+  json: {
+    kind: 'boolean',
+    env: 'VGG_LOG_JSON',
+    description: 'log JSON lines even on a terminal (they are the default elsewhere)',
+  },
+  ...LOG_FLAGS,
 } as const satisfies FlagTable;
 
 const LAUNCH_FLAGS = {
@@ -24,6 +29,7 @@ export interface WorkerCommand {
   prefix: string;
   tunables: WorkerFlagValues;
   json: boolean;
+  logLevel?: LogLevel;
   /** --gpus: launch one worker per GPU instead of being one. */
   gpus: string | undefined;
 }
@@ -32,7 +38,7 @@ export interface WorkerCommand {
 export function workerProgram(env: Env, onStart: (command: WorkerCommand) => void): Command {
   const queueFlags = new FlagSet(QUEUE_FLAGS, { envPrefix: 'VGG_' });
   const workerFlags = new FlagSet(WORKER_FLAGS, { envPrefix: 'VGG_' });
-  const logFlags = new FlagSet(LOG_FLAGS);
+  const logFlags = new FlagSet(WORKER_LOG_FLAGS);
   const launchFlags = new FlagSet(LAUNCH_FLAGS, { envPrefix: 'VGG_' });
   const program = new Command('vgg-worker')
     .description(
@@ -44,37 +50,56 @@ export function workerProgram(env: Env, onStart: (command: WorkerCommand) => voi
     onStart({
       ...queueFlags.read(command, env),
       tunables: workerFlags.read(command, env),
-      json: logFlags.read(command, env).json,
+      ...logFlags.read(command, env),
       gpus: launchFlags.read(command, env).gpus,
     });
   });
 }
 
-/** One log line for an event: JSON with a timestamp, or a sentence for people. */
-export function formatEvent(
-  event: WorkerEvent | { type: string; text: string; [field: string]: unknown },
-  json: boolean,
-): string {
-  const time = new Date().toISOString();
-  if (json) {
-    const { text: _text, ...fields } = event as Record<string, unknown>;
-    return `${JSON.stringify({ time, ...fields })}\n`;
-  }
-  return `${time} ${describe(event)}\n`;
-}
+/** Events of main.ts itself, with their sentence. */
+export type LifecycleEvent = { type: 'ready' | 'stopping'; text: string; [field: string]: unknown };
 
-function describe(event: WorkerEvent | { type: string; text: string }): string {
-  if ('text' in event) return event.text;
+/**
+ * Logs a worker event: its level, the fields `run` and `chunk` where it has them (the logger adds `worker`), and a
+ * sentence for people.
+ */
+export function logEvent(logger: Logger, event: WorkerEvent | LifecycleEvent): void {
   switch (event.type) {
-    case 'chunk-done':
-      return `chunk ${event.runId}#${event.chunkIndex}: ${event.ok}/${event.rows} ok in ${(event.ms / 1000).toFixed(1)}s`;
-    case 'chunk-failed':
-      return `chunk ${event.runId}#${event.chunkIndex} attempt ${event.attempt} failed${event.final ? ' (final; recorded as errors)' : ''}: ${event.message}`;
-    case 'model-loaded':
-      return `model ${event.variant} loaded on ${event.provider} in ${(event.ms / 1000).toFixed(1)}s${event.untrained ? ' (UNTRAINED: seeded init)' : ''}`;
-    case 'run-finalized':
-      return `run ${event.runId} finalised: ${event.manifest}`;
+    case 'ready':
+    case 'stopping': {
+      const { text, ...fields } = event;
+      logger.info(fields, text);
+      return;
+    }
+    case 'chunk-done': {
+      const { runId: run, chunkIndex: chunk, ...fields } = event;
+      logger.info(
+        { ...fields, run, chunk },
+        `${event.ok}/${event.rows} ok in ${(event.ms / 1000).toFixed(1)}s`,
+      );
+      return;
+    }
+    case 'chunk-failed': {
+      const { runId: run, chunkIndex: chunk, ...fields } = event;
+      const text = `attempt ${event.attempt} failed${event.final ? ' (final; recorded as errors)' : ''}: ${event.message}`;
+      logger[event.final ? 'error' : 'warn']({ ...fields, run, chunk }, text);
+      return;
+    }
+    case 'model-loaded': {
+      const { runId: run, ...fields } = event;
+      logger.info(
+        { ...fields, run },
+        `model ${event.variant} loaded on ${event.provider} in ${(event.ms / 1000).toFixed(1)}s${event.untrained ? ' (UNTRAINED: seeded init)' : ''}`,
+      );
+      return;
+    }
+    case 'run-finalized': {
+      const { runId: run, ...fields } = event;
+      logger.info({ ...fields, run }, `run finalised: ${event.manifest}`);
+      return;
+    }
     case 'warning':
-      return `warning: ${event.message}`;
+      logger.warn(event, event.message);
+      return;
   }
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The worker's composition root: the only place that reads the environment, handles signals or exits.
-import { availableParallelism } from 'node:os';
-import { runCli } from 'vgg-cli-kit';
+import { availableParallelism, hostname } from 'node:os';
+import { createLogger, redactUrisIn, runCli } from 'vgg-cli-kit';
 import { createRedisConnection, createS3Client, redactUri, s3ClientOptionsFromEnv } from 'vgg-pipeline';
-import { formatEvent, type WorkerCommand, workerProgram } from './cli.js';
+import { type LifecycleEvent, logEvent, type WorkerCommand, workerProgram } from './cli.js';
 import { GpuLauncher, resolveGpus, workerArgsForGpu } from './gpu-launcher.js';
-import { VggWorker } from 'vgg-chunk-worker';
+import { VggWorker, type WorkerEvent } from 'vgg-chunk-worker';
 
 let command: WorkerCommand | undefined;
 const status = await runCli(
@@ -21,14 +21,26 @@ if (command === undefined) {
   process.exitCode = launch(command.gpus);
 } else {
   await start(command).catch((error: unknown) => {
-    process.stderr.write(`vgg-worker: ${(error as Error).message}\n`);
+    process.stderr.write(`vgg-worker: ${redactUrisIn((error as Error).message, redactUri)}\n`);
     process.exit(1);
   });
 }
 
-async function start({ redisUrl, queueName, prefix, tunables, json }: WorkerCommand): Promise<void> {
-  const log = (event: Parameters<typeof formatEvent>[0]) => process.stderr.write(formatEvent(event, json));
+async function start(command: WorkerCommand): Promise<void> {
+  const { redisUrl, queueName, prefix, tunables, json, logLevel } = command;
+  const workerId = `${hostname()}:${process.pid}`;
+  // JSON lines for log collectors; readable lines when a person watches the terminal.
+  const logger = createLogger({
+    name: 'vgg-worker',
+    stream: process.stderr,
+    format: json || !process.stderr.isTTY ? 'json' : 'pretty',
+    ...(logLevel ? { level: logLevel } : {}),
+    base: { worker: workerId },
+    redactUri,
+  });
+  const log = (event: WorkerEvent | LifecycleEvent) => logEvent(logger, event);
   const worker = await VggWorker.create({
+    workerId,
     ...tunables,
     connect: () => createRedisConnection({ url: redisUrl, blocking: true, connectionName: 'vgg-worker' }),
     s3: createS3Client(s3ClientOptionsFromEnv(process.env)),
@@ -36,19 +48,19 @@ async function start({ redisUrl, queueName, prefix, tunables, json }: WorkerComm
     prefix,
     onEvent: log,
   });
-  const { workerId, shutdownTimeoutMs } = worker.options;
-  const redis = redactUri(redisUrl);
+  const { shutdownTimeoutMs } = worker.options;
+  const metrics = worker.metricsPort === null ? 'no metrics endpoint' : `metrics on :${worker.metricsPort}`;
   log({
     type: 'ready',
-    text: `worker ${workerId} waiting for chunks on ${redis} queue ${queueName}`,
-    workerId,
-    redis,
+    text: `waiting for chunks on ${redisUrl} queue ${queueName}; ${metrics}`,
+    redis: redisUrl,
     queue: queueName,
+    metricsPort: worker.metricsPort,
   });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      process.stderr.write(`${signal} again: exiting now\n`);
+      logger.warn({ signal }, `${signal} again: exiting now`);
       process.exit(130);
     }
     stopping = true;
@@ -61,15 +73,13 @@ async function start({ redisUrl, queueName, prefix, tunables, json }: WorkerComm
     // close() settles within the deadline plus a short overrun whatever Redis, S3 or input hosts do; this backstop
     // only catches a bug there, so that a stopping worker never outlives its orchestrator's grace period.
     setTimeout(() => {
-      process.stderr.write(
-        `vgg-worker: still closing ${shutdownTimeoutMs + 5_000} ms after ${signal}; exiting\n`,
-      );
+      logger.error({ signal }, `still closing ${shutdownTimeoutMs + 5_000} ms after ${signal}; exiting`);
       process.exit(1);
     }, shutdownTimeoutMs + 5_000).unref();
     worker.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${(error as Error).message}\n`);
+        logger.error({ err: error }, `shutdown failed: ${(error as Error).message}`);
         process.exit(1);
       },
     );

@@ -24,6 +24,8 @@ export type {
   ListFlag,
   StringFlag,
 } from './flag-table.js';
+export { createLogger, LOG_FLAGS, LOG_LEVELS, redactUrisIn } from './logger.js';
+export type { Logger, LoggerOptions, LogLevel } from './logger.js';
 export { describeInteger, parseBoolean, parseChoice, parseInteger, parseList } from './parse.js';
 export type { IntegerBounds } from './parse.js';
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
