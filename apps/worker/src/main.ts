@@ -18,7 +18,7 @@ const status = await runCli(
 if (command === undefined) {
   process.exitCode = status;
 } else if (command.gpus !== undefined) {
-  process.exitCode = launch(command.gpus);
+  process.exitCode = launch(command.gpus, command);
 } else {
   await start(command).catch((error: unknown) => {
     process.stderr.write(`vgg-worker: ${redactUrisIn((error as Error).message, redactUri)}\n`);
@@ -89,7 +89,15 @@ async function start(command: WorkerCommand): Promise<void> {
 }
 
 /** `--gpus`: this process only starts and supervises one worker per GPU; returns the exit status on failure. */
-function launch(spec: string): number | undefined {
+function launch(spec: string, { json, logLevel }: WorkerCommand): number | undefined {
+  const logger = createLogger({
+    name: 'vgg-worker',
+    stream: process.stderr,
+    format: json || !process.stderr.isTTY ? 'json' : 'pretty',
+    ...(logLevel ? { level: logLevel } : {}),
+    base: { worker: `${hostname()}:${process.pid}`, type: 'launcher' },
+    redactUri,
+  });
   let launcher: GpuLauncher;
   try {
     const gpus = resolveGpus(spec, { cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES });
@@ -101,7 +109,7 @@ function launch(spec: string): number | undefined {
         ...workerArgsForGpu(process.argv.slice(2), { cores: availableParallelism(), gpus: gpus.length }),
       ],
       env: process.env,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log: (line) => logger.info(line),
     });
   } catch (error) {
     process.stderr.write(`vgg-worker: ${(error as Error).message}\n`);
