@@ -54,8 +54,22 @@ describe('vgg-local', () => {
     expect(code, stdout).toBe(0);
     // The worker was spawned before redis-server answered and still connected.
     expect(stdout).toMatch(/started private redis-server at redis:\/\/127\.0\.0\.1:\d+/);
-    expect(stdout).toMatch(/\[worker 1\] ready/);
+    // Off a terminal its log is JSON lines, the workers' records relayed with their number.
+    const records = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toContainEqual(
+      expect.objectContaining({ name: 'vgg-local', worker: 1, type: 'ready', level: 30 }),
+    );
+    expect(records).toContainEqual(
+      expect.objectContaining({ worker: 1, type: 'chunk-done', run: 'local-cli', chunk: 0, rows: 6 }),
+    );
     expect(stdout).toMatch(/images\s+6 \(6 ok, 0 errors\)/);
+    // The run report is written beside the outputs and its path printed.
+    const report = path.join(out, 'local-cli', 'report.html');
+    expect(stdout).toContain(`report      ${report}`);
+    expect(await readFile(report, 'utf8')).toContain('<title>Run local-cli');
     const manifest = JSON.parse(await readFile(path.join(out, 'local-cli', '_manifest.json'), 'utf8'));
     expect(manifest.totals.rows).toBe(6);
     // Its redis-server is gone: nothing answers on its port any more.

@@ -1,15 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Logger } from 'vgg-cli-kit';
 import { freePort, RedisServerProcess } from 'vgg-local-kit';
 import {
+  collectRunReport,
   connectRuns,
   createS3Client,
   DEFAULT_KEY_PREFIX,
   DEFAULT_QUEUE_NAME,
   progressOf,
+  renderRunReport,
   type RunOptionsInput,
   type RunProgress,
   type RunStatus,
@@ -51,6 +54,8 @@ export interface LocalRunSummary {
   labelHistogram: [string, number][];
   errorsByReason: [string, number][];
   outDir: string;
+  /** The HTML report (beside the outputs when they are local, else in the working directory), or null. */
+  reportPath: string | null;
 }
 
 /**
@@ -144,6 +149,20 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       for (const [e, n] of Object.entries(r.errorsByReason)) reasons.set(e, (reasons.get(e) ?? 0) + n);
     }
     const byCount = (a: [string, number], b: [string, number]) => b[1] - a[1] || a[0].localeCompare(b[0]);
+    const out = status.spec.output.out;
+    let reportPath: string | null = /^[a-z][a-z0-9+.-]*:\/\//i.test(out)
+      ? path.resolve(`report-${submitted.runId}.html`)
+      : path.join(out, submitted.runId, 'report.html');
+    try {
+      const report = await collectRunReport(submitted.runId, { runStore, s3: runs.s3 });
+      await writeFile(reportPath, renderRunReport(report));
+    } catch (error) {
+      logger?.warn(
+        { run: submitted.runId, err: error },
+        `could not write the report: ${(error as Error).message}`,
+      );
+      reportPath = null;
+    }
     return {
       runId: submitted.runId,
       status,
@@ -153,6 +172,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       labelHistogram: [...labels].sort(byCount),
       errorsByReason: [...reasons].sort(byCount),
       outDir: `${status.spec.output.out}/${submitted.runId}`,
+      reportPath,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -228,6 +248,7 @@ export function formatSummary(summary: LocalRunSummary): string {
     `  throughput  ${summary.imagesPerSecond.toFixed(1)} images/s end to end (including model load)`,
     `  model       ${s.spec.model.model}${summary.untrained ? '  ** UNTRAINED: seeded random weights; labels are meaningless. Pass --weights to classify for real. **' : ''}`,
     `  outputs     ${summary.outDir}/  (Parquet shards + _manifest.json)`,
+    `  report      ${summary.reportPath ?? 'not written (see the warning above)'}`,
   ];
   if (summary.labelHistogram.length > 0) {
     lines.push('  top-1 labels:');

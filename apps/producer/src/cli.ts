@@ -1,7 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command } from 'commander';
 import { type Env, FlagSet, type FlagTable, LOG_FLAGS, type Logger, type LogLevel } from 'vgg-cli-kit';
 import {
   cancelRun,
+  collectRunReport,
   compactRun,
   connectRuns,
   createS3Client,
@@ -9,6 +12,7 @@ import {
   formatStatus,
   progressOf,
   QUEUE_FLAGS,
+  renderRunReport,
   RUN_OPTIONS,
   type RunConnection,
   requestedModelIdentity,
@@ -63,6 +67,15 @@ const COMPACT_FLAGS = {
   },
 } as const satisfies FlagTable;
 
+const REPORT_FLAGS = {
+  out: {
+    kind: 'string',
+    valueName: 'file',
+    defaultText: 'report-<run>.html',
+    description: 'where to write the HTML page',
+  },
+} as const satisfies FlagTable;
+
 /** `vgg-producer`: submit runs and follow, cancel or retry them. */
 export function producerProgram(io: ProducerIo): Command {
   const queueFlags = new FlagSet(QUEUE_FLAGS, { envPrefix: 'VGG_' });
@@ -71,6 +84,7 @@ export function producerProgram(io: ProducerIo): Command {
   const retryFlags = new FlagSet(RETRY_FLAGS);
   const compactFlags = new FlagSet(COMPACT_FLAGS);
   const logFlags = new FlagSet(LOG_FLAGS);
+  const reportFlags = new FlagSet(REPORT_FLAGS);
   const out = (line: string) => io.stdout.write(`${line}\n`);
 
   const program = logFlags.addTo(
@@ -266,6 +280,25 @@ export function producerProgram(io: ProducerIo): Command {
           `run ${runId}: ${result.shardsBefore} shards -> ${result.filesAfter} files (${result.rows} rows); manifest v${result.version} at ${result.manifest}` +
             (prune ? `; deleted ${result.pruned} old shards` : ''),
         );
+      });
+    });
+
+  reportFlags
+    .addTo(
+      program
+        .command('report')
+        .description(
+          'Write one self-contained HTML page about a run: counts, throughput over time, error reasons with example URIs, thumbnails of the top labels, workers and model provenance. Reads the run from Redis and its outputs.',
+        )
+        .argument('<run>', 'run id'),
+    )
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      const file = path.resolve(reportFlags.read(command, io.env).out ?? `report-${runId}.html`);
+      await connected(async (runs) => {
+        const report = await collectRunReport(runId, { runStore: runs.runStore, s3: runs.s3 });
+        await writeFile(file, renderRunReport(report));
+        log({ type: 'reported', run: runId, file }, `report written to ${file}`);
+        out(file);
       });
     });
 

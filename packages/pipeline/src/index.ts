@@ -50,7 +50,12 @@ export type { S3ClientOptions, S3ErrorInfo } from './storage/s3-client.js';
 export { encodeNpy } from './formats/npy.js';
 export { embeddingColumn, encodeParquetShard, readParquetShardRowCount } from './formats/parquet-shard.js';
 export type { ParquetShardOptions, ShardColumns } from './formats/parquet-shard.js';
-export { readShardSummary, readShardTextColumns, readShardUris } from './formats/shard-reader.js';
+export {
+  readShardReportColumns,
+  readShardSummary,
+  readShardTextColumns,
+  readShardUris,
+} from './formats/shard-reader.js';
 export type { ShardSummaryColumns } from './formats/shard-reader.js';
 
 // --- inputs: listing sources, fetching bytes, what a worker may reach ---
@@ -142,3 +147,6 @@ export type {
   ManifestTap,
   ShardSummary,
 } from './run/manifest.js';
+export { renderRunReport } from './report/report-html.js';
+export { collectRunReport } from './report/run-report.js';
+export type { RunReport, RunReportOptions, Thumbnail } from './report/run-report.js';

@@ -49,3 +49,26 @@ export function readShardTextColumns(
   }
   return out;
 }
+
+/** What the run report reads of a shard: the summary columns and each row's top-1 label (null for errors). */
+export function readShardReportColumns(bytes: Uint8Array): Omit<ShardSummaryColumns, 'metadata'> & {
+  top1: (string | null)[];
+} {
+  const table = tableFromIPC(
+    readParquet(bytes, { columns: ['uri', 'status', 'error', 'top_k_labels'] }).intoIPCStream(),
+  );
+  const column = (name: string) => table.getChild(name);
+  const [uri, status, error, labels] = ['uri', 'status', 'error', 'top_k_labels'].map(column);
+  if (!uri || !status || !error) throw new Error('Parquet shard lacks uri/status/error columns');
+  const text = (c: NonNullable<typeof uri>, i: number) => (c.get(i) as string | null) ?? null;
+  return {
+    uri: Array.from({ length: table.numRows }, (_, i) => text(uri, i) ?? ''),
+    status: Array.from({ length: table.numRows }, (_, i) => text(status, i) ?? ''),
+    error: Array.from({ length: table.numRows }, (_, i) => text(error, i)),
+    // A run with --top-k 0 has no label column: no thumbnails then.
+    top1: Array.from({ length: table.numRows }, (_, i) => {
+      const list = labels?.get(i) as { get(j: number): string | null; length: number } | null | undefined;
+      return list && list.length > 0 ? list.get(0) : null;
+    }),
+  };
+}

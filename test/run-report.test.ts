@@ -1,0 +1,136 @@
+/**
+ * `vgg-producer report` in a real browser: a run through a real worker, the report written by the CLI, then opened
+ * in Debian's Chromium (headless, driven by playwright-core) and asserted on as rendered. CI installs chromium
+ * (.ci/run); elsewhere the test is skipped when /usr/bin/chromium is missing.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureSampleImages } from 'vgg-local-kit';
+import { listFiles, PipelineHarness } from './support/pipeline-harness.js';
+import { s3ClientForTests } from './support/s3.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs it`);
+const producerMain = path.resolve(import.meta.dirname, '../apps/producer/dist/main.js');
+const run = promisify(execFile);
+
+let browser: Browser;
+let h: PipelineHarness;
+
+beforeAll(async () => {
+  if (!available) return;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // The flags keep Chromium from calling home: this machine's network is closed.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+describe.skipIf(!available)('vgg-producer report', () => {
+  it('writes one self-contained page that shows counts, throughput, errors with examples, thumbnails, workers and the untrained model', async () => {
+    h = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests());
+    const dir = await mkdtemp(path.join(tmpdir(), 'vgg-report-'));
+    await ensureSampleImages({ dir, count: 16 });
+    const images = (await listFiles(path.join(dir, 'generated'))).map((f) => path.join(dir, 'generated', f));
+    const missing = path.join(dir, 'missing.jpg');
+    const broken = path.join(dir, 'broken.jpg');
+    await writeFile(broken, 'not an image at all');
+    const manifest = path.join(dir, 'inputs.txt');
+    await writeFile(manifest, [...images, missing, broken].join('\n'));
+    await h.startWorker();
+    await h.submit({ sources: [manifest], out: path.join(dir, 'out'), runId: 'report-run', chunkSize: 6 });
+    const status = await h.waitForRun('report-run');
+    expect(status.rows).toBe(images.length + 2);
+
+    const file = path.join(dir, 'report.html');
+    const { stdout } = await run(process.execPath, [producerMain, 'report', 'report-run', '--out', file], {
+      env: { ...process.env, REDIS_URL: h.redisUrl, VGG_PREFIX: h.prefix },
+    });
+    expect(stdout.trim()).toBe(file);
+    const html = await readFile(file, 'utf8');
+
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const requests: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith('data:')) requests.push(request.url());
+    });
+    await page.goto(pathToFileURL(file).href);
+    // Self-contained: the page itself is the only thing loaded.
+    expect(requests).toEqual([pathToFileURL(file).href]);
+    expect(await page.title()).toContain('report-run');
+    const card = (name: string) => page.locator(`[data-name="${name}"] b`).innerText();
+    expect(await card('rows')).toBe(String(status.rows));
+    expect((await card('ok')).split(/\s/)[0]).toBe(String(status.ok));
+    expect((await card('errors')).split(/\s/)[0]).toBe(String(status.error));
+    expect(await page.getByTestId('untrained').isVisible()).toBe(true);
+
+    // Each error reason with its count and its example URI.
+    const reasons = new Map<string, number>();
+    for (const r of status.records)
+      for (const [reason, n] of Object.entries(r.errorsByReason))
+        reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+    const errorRows = await page.getByTestId('errors').locator('tbody tr').allInnerTexts();
+    expect(errorRows).toHaveLength(reasons.size);
+    const errorsText = errorRows.join('\n');
+    for (const [reason, n] of reasons) expect(errorsText).toContain(`${reason}\t${n}`);
+    expect(errorsText).toContain(missing);
+    expect(errorsText).toContain(broken);
+
+    // Thumbnail grids for the top labels: decoded images of 96 px, as many as each label has (up to 8).
+    const labels = new Map<string, number>();
+    for (const r of status.records)
+      for (const [label, n] of Object.entries(r.top1Histogram))
+        labels.set(label, (labels.get(label) ?? 0) + n);
+    const sections = page.getByTestId('label');
+    expect(await sections.count()).toBe(Math.min(6, labels.size));
+    const first = [...labels].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]!;
+    expect(await sections.first().locator('h3').innerText()).toContain(first[0]);
+    expect(await sections.first().locator('img').count()).toBe(Math.min(8, first[1]));
+    const sizes = await page.$$eval('[data-testid="label"] img', (imgs) =>
+      imgs.map((img) => {
+        const { complete, naturalWidth } = img as unknown as { complete: boolean; naturalWidth: number };
+        return complete ? naturalWidth : -1;
+      }),
+    );
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(new Set(sizes)).toEqual(new Set([96]));
+
+    // Throughput bars cover the run, and the one worker's row adds up.
+    const bars = await page.$$eval('[data-testid="throughput"] rect', (rects) =>
+      rects.map((r) => Number(r.getAttribute('height'))),
+    );
+    expect(bars.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...bars)).toBeGreaterThan(0);
+    const workers = await page.getByTestId('workers').locator('tbody tr').allInnerTexts();
+    expect(workers).toHaveLength(1);
+    expect(workers[0]).toContain(status.records[0]!.workerId);
+    expect(workers[0]).toContain(`\t${status.records.length}\t${status.rows}\t`);
+    expect(await page.getByTestId('model').innerText()).toContain(status.modelSha256 ?? 'missing sha');
+
+    const shot = path.join(dir, 'report.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.info(`report screenshot: ${shot} (${html.length} bytes of HTML)`);
+    await page.close();
+  });
+});
