@@ -54,9 +54,15 @@ export function readShardTextColumns(
 export function readShardReportColumns(bytes: Uint8Array): Omit<ShardSummaryColumns, 'metadata'> & {
   top1: (string | null)[];
 } {
-  const table = tableFromIPC(
-    readParquet(bytes, { columns: ['uri', 'status', 'error', 'top_k_labels'] }).intoIPCStream(),
-  );
+  let table: ReturnType<typeof tableFromIPC>;
+  try {
+    table = tableFromIPC(
+      readParquet(bytes, { columns: ['uri', 'status', 'error', 'top_k_labels'] }).intoIPCStream(),
+    );
+  } catch {
+    // A run with --top-k 0 has no label column.
+    table = tableFromIPC(readParquet(bytes, { columns: ['uri', 'status', 'error'] }).intoIPCStream());
+  }
   const column = (name: string) => table.getChild(name);
   const [uri, status, error, labels] = ['uri', 'status', 'error', 'top_k_labels'].map(column);
   if (!uri || !status || !error) throw new Error('Parquet shard lacks uri/status/error columns');
@@ -65,7 +71,7 @@ export function readShardReportColumns(bytes: Uint8Array): Omit<ShardSummaryColu
     uri: Array.from({ length: table.numRows }, (_, i) => text(uri, i) ?? ''),
     status: Array.from({ length: table.numRows }, (_, i) => text(status, i) ?? ''),
     error: Array.from({ length: table.numRows }, (_, i) => text(error, i)),
-    // A run with --top-k 0 has no label column: no thumbnails then.
+    // No label column (--top-k 0): no thumbnails then.
     top1: Array.from({ length: table.numRows }, (_, i) => {
       const list = labels?.get(i) as { get(j: number): string | null; length: number } | null | undefined;
       return list && list.length > 0 ? list.get(0) : null;
