@@ -82,6 +82,8 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
     manifest = parseManifest(await store.get(MANIFEST_KEY));
   }
   const requested = requestedModelIdentity(spec.model);
+  // The run's own --redact-params as well as the built-in list, as its outputs are redacted.
+  const redact = (uri: string) => redactUri(uri, spec.output.redactParams ?? []);
   const records = [...status.records].sort((a, b) => a.committedAt.localeCompare(b.committedAt));
 
   const errors = new Map<string, { count: number; examples: string[] }>();
@@ -115,7 +117,7 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
       const reason = columns.error[i];
       if (columns.status[i] !== 'ok' && reason) {
         const entry = errors.get(reason);
-        if (entry && entry.examples.length < perReason) entry.examples.push(redactUri(uri));
+        if (entry && entry.examples.length < perReason) entry.examples.push(redact(uri));
         return;
       }
       const label = columns.top1[i];
@@ -127,7 +129,7 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
   const px = options.thumbnailPx ?? 96;
   const labelRows = [];
   for (const [label, { count, uris }] of topLabels) {
-    const thumbnails = await Promise.all(uris.map((uri) => thumbnail(uri, px, options.s3)));
+    const thumbnails = await Promise.all(uris.map((uri) => thumbnail(uri, redact(uri), px, options.s3)));
     labelRows.push({ label, count, thumbnails });
   }
 
@@ -156,7 +158,7 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
     state: status.state,
     createdAt: spec.createdAt,
     finalizedAt: manifest?.finalizedAt ?? status.manifestWrittenAt,
-    out: redactUri(`${spec.output.out.replace(/\/+$/, '')}/${runId}`),
+    out: redact(`${spec.output.out.replace(/\/+$/, '')}/${runId}`),
     totals: {
       inputs: status.totalInputs,
       rows: status.rows,
@@ -190,8 +192,12 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
   };
 }
 
-async function thumbnail(uri: string, px: number, s3: RunReportOptions['s3']): Promise<Thumbnail> {
-  const shown = redactUri(uri);
+async function thumbnail(
+  uri: string,
+  shown: string,
+  px: number,
+  s3: RunReportOptions['s3'],
+): Promise<Thumbnail> {
   try {
     const { bytes } = await fetchInput(uri, { s3, maxBytes: 64 * 1024 * 1024 });
     const jpeg = await sharp(bytes, { failOn: 'none', limitInputPixels: 100_000_000 })
