@@ -79,7 +79,10 @@ describe.skipIf(!available)('vgg-producer report', () => {
     // Self-contained: the page itself is the only thing loaded.
     expect(requests).toEqual([pathToFileURL(file).href]);
     expect(await page.title()).toContain('report-run');
-    const card = (name: string) => page.locator(`[data-name="${name}"] b`).innerText();
+    // innerText, not textContent: the test reads what the page shows, as rendered.
+    const card = (name: string) =>
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
+      page.locator(`[data-name="${name}"] b`).innerText();
     expect(await card('rows')).toBe(String(status.rows));
     expect((await card('ok')).split(/\s/)[0]).toBe(String(status.ok));
     expect((await card('errors')).split(/\s/)[0]).toBe(String(status.error));
@@ -105,6 +108,7 @@ describe.skipIf(!available)('vgg-producer report', () => {
     const sections = page.getByTestId('label');
     expect(await sections.count()).toBe(Math.min(6, labels.size));
     const first = [...labels].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]!;
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
     expect(await sections.first().locator('h3').innerText()).toContain(first[0]);
     expect(await sections.first().locator('img').count()).toBe(Math.min(8, first[1]));
     const sizes = await page.$$eval('[data-testid="label"] img', (imgs) =>
@@ -126,6 +130,7 @@ describe.skipIf(!available)('vgg-producer report', () => {
     expect(workers).toHaveLength(1);
     expect(workers[0]).toContain(status.records[0]!.workerId);
     expect(workers[0]).toContain(`\t${status.records.length}\t${status.rows}\t`);
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
     expect(await page.getByTestId('model').innerText()).toContain(status.modelSha256 ?? 'missing sha');
 
     const shot = path.join(dir, 'report.png');
