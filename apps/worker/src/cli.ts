@@ -93,6 +93,11 @@ export function logEvent(logger: Logger, event: WorkerEvent | LifecycleEvent): v
       );
       return;
     }
+    case 'chunk-fenced': {
+      const { runId: run, chunkIndex: chunk, ...fields } = event;
+      logger.warn({ ...fields, run, chunk }, `not written: ${event.message}`);
+      return;
+    }
     case 'run-finalized': {
       const { runId: run, ...fields } = event;
       logger.info({ ...fields, run }, `run finalised: ${event.manifest}`);

@@ -117,12 +117,27 @@ export { modelOptionsForRun, redactedModelSpec, requestedModelIdentity } from '.
 export type { RunModelBinding } from './run/model-binding.js';
 export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
 export { recoverChunkRecord, tallyRows } from './run/chunk-record.js';
-export { ChunkBatch, shardMatchesChunk, TAR_METADATA_KEY, tarMetadataOf } from './run/chunk-input.js';
+export {
+  ChunkBatch,
+  chunkInputSha256,
+  INPUTS_METADATA_KEY,
+  shardMatchesChunk,
+  TAR_METADATA_KEY,
+  tarMetadataOf,
+} from './run/chunk-input.js';
 export type { ShardInput } from './run/chunk-input.js';
 export { checkKeptColumns, keptColumnsOf, ROW_COLUMNS } from './run/output-columns.js';
 export type { ChunkRecord, RowTally } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
-export type { BoundModel, ModelErrorNote, RunStatus, RunStoreOptions } from './run/run-store.js';
+export type {
+  BoundModel,
+  ChunkFence,
+  CommitRefusal,
+  ModelErrorNote,
+  RunStatus,
+  RunStoreOptions,
+  StuckChunk,
+} from './run/run-store.js';
 export { connectRuns } from './run/run-connection.js';
 export type { RunConnection, RunConnectionOptions } from './run/run-connection.js';
 export { submitRun } from './run/submit.js';

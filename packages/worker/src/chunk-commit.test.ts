@@ -72,11 +72,17 @@ function okRow(uri: string, classId: number): RowResult {
   };
 }
 
+const fence = { kind: 'lock', lockKey: 'q:1:lock', token: 't' } as const;
+
 function committer() {
   const records: ChunkRecord[] = [];
   const c = new ChunkCommitter({
     encoder,
-    recordChunk: async (_runId, record) => void records.push(record),
+    mayWrite: async () => null,
+    recordChunk: async (_runId, record) => {
+      records.push(record);
+      return null;
+    },
     finalize: async () => null,
     workerId: 'w1',
     stats: newWorkerStats(),
@@ -117,13 +123,13 @@ describe('ChunkCommitter', () => {
   it('writes the shard and the npy files, then records the chunk with its tallies', async () => {
     const ctx = context('run-a', { npy: true });
     const { c, records } = committer();
-    const record = await c.commit(
-      ctx,
-      3,
-      [okRow('/a.jpg', 1), errorRow('/b.jpg', 'not_found'), okRow('/c.jpg', 1)],
+    const record = await c.commit(ctx, {
+      chunkIndex: 3,
+      rows: [okRow('/a.jpg', 1), errorRow('/b.jpg', 'not_found'), okRow('/c.jpg', 1)],
       model,
-      false,
-    );
+      failed: false,
+      fence,
+    });
     expect(record).toMatchObject({
       chunkIndex: 3,
       shardKey: 'shards/chunk-000003.parquet',
@@ -149,8 +155,14 @@ describe('ChunkCommitter', () => {
   it("keeps a run's first layout for its failure shards, so every shard of a run has the same columns", async () => {
     const ctx = context('run-b');
     const { c } = committer();
-    await c.commit(ctx, 0, [okRow('/a.jpg', 0)], model, false);
-    const failed = await c.commit(ctx, 1, [errorRow('/b.jpg', 'chunk_failed')], null, true);
+    await c.commit(ctx, { chunkIndex: 0, rows: [okRow('/a.jpg', 0)], model, failed: false, fence });
+    const failed = await c.commit(ctx, {
+      chunkIndex: 1,
+      rows: [errorRow('/b.jpg', 'chunk_failed')],
+      model: null,
+      failed: true,
+      fence,
+    });
     expect(failed).toMatchObject({ failed: true, provider: 'none', errorsByReason: { chunk_failed: 1 } });
     expect(ctx.layout?.taps).toEqual([{ tap: 'fc7', dim: 4, dtype: 'float32' }]);
   });
@@ -158,8 +170,61 @@ describe('ChunkCommitter', () => {
   it('describes the requested model when a chunk fails before any model loaded', async () => {
     const ctx = context('run-c');
     const { c } = committer();
-    await c.commit(ctx, 0, [errorRow('/a.jpg', 'chunk_failed')], null, true);
+    await c.commit(ctx, {
+      chunkIndex: 0,
+      rows: [errorRow('/a.jpg', 'chunk_failed')],
+      model: null,
+      failed: true,
+      fence,
+    });
     expect(ctx.layout).toBeNull();
     expect(columnLayout(ctx.spec, null).metadata['vgg.model']).toContain('"requested"');
+  });
+});
+
+describe('ChunkCommitter fencing', () => {
+  it('writes nothing when the fence refuses before the shard is written', async () => {
+    const ctx = context('run-d');
+    const c = new ChunkCommitter({
+      encoder,
+      mayWrite: async () => 'lock-lost',
+      recordChunk: async () => {
+        throw new Error('must not record');
+      },
+      finalize: async () => null,
+      workerId: 'w1',
+      stats: newWorkerStats(),
+    });
+    const commit = c.commit(ctx, { chunkIndex: 0, rows: [okRow('/a.jpg', 0)], model, failed: false, fence });
+    await expect(commit).rejects.toMatchObject({ code: 'CHUNK_FENCED', refusal: 'lock-lost' });
+    expect(await ctx.store.exists('shards/chunk-000000.parquet')).toBe(false);
+  });
+
+  it('fails the commit when the fence refuses the record, and records the fingerprint it was given', async () => {
+    const ctx = context('run-e');
+    const seen: ChunkRecord[] = [];
+    const c = new ChunkCommitter({
+      encoder,
+      mayWrite: async () => null,
+      recordChunk: async (_runId, record) => {
+        seen.push(record);
+        return 'run-finished';
+      },
+      finalize: async () => null,
+      workerId: 'w1',
+      stats: newWorkerStats(),
+    });
+    const commit = c.commit(ctx, {
+      chunkIndex: 0,
+      rows: [okRow('/a.jpg', 0)],
+      model,
+      failed: false,
+      facts: { inputSha256: 'ef'.repeat(32), metadata: { 'vgg.inputs_sha256': 'ef'.repeat(32) } },
+      fence,
+    });
+    await expect(commit).rejects.toMatchObject({ code: 'CHUNK_FENCED', refusal: 'run-finished' });
+    expect(seen[0]?.inputSha256).toBe('ef'.repeat(32));
+    const shard = readShardSummary(await ctx.store.get('shards/chunk-000000.parquet'));
+    expect(shard.metadata.get('vgg.inputs_sha256')).toBe('ef'.repeat(32));
   });
 });

@@ -7,7 +7,9 @@ import {
   type ResolvedPreprocessOptions,
 } from 'vgg-core';
 import {
+  type ChunkFence,
   type ChunkRecord,
+  type CommitRefusal,
   keptColumnsOf,
   npyKeysFor,
   redactedModelSpec,
@@ -17,6 +19,7 @@ import {
 } from 'vgg-pipeline';
 import type { ChunkFacts } from './chunk-inputs.js';
 import { type ColumnLayout, type RowResult, rowsToColumns } from './chunk-rows.js';
+import { ChunkFencedError } from './errors.js';
 import type { RunContext } from './run-contexts.js';
 import type { ShardEncoder } from './shard-encoder.js';
 import { addStageMs, type WorkerStats } from './stats.js';
@@ -92,18 +95,39 @@ function imageColumnLayout(spec: RunSpec, model: CommitModel | null): ColumnLayo
 /** Options of {@link ChunkCommitter}. */
 export interface ChunkCommitterOptions {
   encoder: Pick<ShardEncoder, 'parquet' | 'npy'>;
-  /** Records a committed chunk (RunStore.recordChunk). */
-  recordChunk: (runId: string, record: ChunkRecord) => Promise<void>;
+  /** Whether `fence` may write the chunk now, before its outputs are written (RunStore.mayWriteChunk). */
+  mayWrite: (
+    runId: string,
+    chunkIndex: number,
+    fence: ChunkFence,
+    failed: boolean,
+  ) => Promise<CommitRefusal | null>;
+  /** Records a committed chunk if `fence` still may, atomically (RunStore.commitChunk). */
+  recordChunk: (runId: string, record: ChunkRecord, fence: ChunkFence) => Promise<CommitRefusal | null>;
   /** Writes the manifest if every chunk is committed; returns its URI, or null (finalizeRun). */
   finalize: (context: RunContext) => Promise<string | null>;
   workerId: string;
   stats: WorkerStats;
 }
 
+/** One chunk to commit: its rows, the model that ran them, and the fence that entitles this attempt to write. */
+export interface ChunkCommit {
+  chunkIndex: number;
+  rows: readonly RowResult[];
+  /** The model that ran the rows; null when the chunk failed before a model loaded. */
+  model: CommitModel | null;
+  /** The rows are all failures of the chunk as a whole. */
+  failed: boolean;
+  facts?: ChunkFacts;
+  /** The chunk job's lock (or, for a job BullMQ failed, its place in the failed set). */
+  fence: ChunkFence;
+}
+
 /**
- * Commits a chunk: its Parquet shard (and with `--npy` its clip-retrieval files), then its record, then an attempt
- * to finalise the run. Keys are pure functions of the chunk, so a chunk committed twice overwrites its own
- * outputs, and the record is written only after every output is durable.
+ * Commits a chunk: its Parquet shard (and with `--npy` its clip-retrieval files), then its record. Keys are pure
+ * functions of the chunk, so a chunk committed twice overwrites its own outputs, and the record is written only
+ * after every output is durable. Both steps are fenced (see RunStore.mayWriteChunk): an attempt that lost its job's
+ * lock, a chunk of a finalised run, and failure rows over a committed chunk are refused with ChunkFencedError.
  */
 export class ChunkCommitter {
   readonly #options: ChunkCommitterOptions;
@@ -112,18 +136,12 @@ export class ChunkCommitter {
     this.#options = options;
   }
 
-  /**
-   * Writes and records the chunk's rows. `model` ran them; null when the chunk failed before a model loaded.
-   * `failed` marks a chunk whose rows are all failures of the chunk as a whole.
-   */
-  async commit(
-    context: RunContext,
-    chunkIndex: number,
-    rows: readonly RowResult[],
-    model: CommitModel | null,
-    failed: boolean,
-    facts: ChunkFacts = {},
-  ): Promise<ChunkRecord> {
+  /** Writes and records the chunk's rows; throws ChunkFencedError, having written nothing, when refused. */
+  async commit(context: RunContext, chunk: ChunkCommit): Promise<ChunkRecord> {
+    const { chunkIndex, rows, model, failed, fence, facts = {} } = chunk;
+    const { runId } = context.spec;
+    const refused = await this.#options.mayWrite(runId, chunkIndex, fence, failed);
+    if (refused !== null) throw new ChunkFencedError(runId, chunkIndex, refused);
     const started = performance.now();
     // The first layout a run gets stays its layout, so all its shards have the same columns.
     const layout = context.layout ?? columnLayout(context.spec, model);
@@ -151,12 +169,15 @@ export class ChunkCommitter {
       provider: model?.provider ?? 'none',
       workerId: this.#options.workerId,
       ...(failed ? { failed: true } : {}),
+      ...(facts.inputSha256 !== undefined ? { inputSha256: facts.inputSha256 } : {}),
       ...(facts.skippedMembers ? { skippedMembers: facts.skippedMembers } : {}),
       ...(duplicates > 0 ? { duplicates } : {}),
       ...(npyKeys.length ? { npyKeys } : {}),
       committedAt: new Date().toISOString(),
     };
-    await this.#options.recordChunk(context.spec.runId, record);
+    // Checked again with the record, atomically: the lock may have lapsed while the outputs were written.
+    const late = await this.#options.recordChunk(runId, record, fence);
+    if (late !== null) throw new ChunkFencedError(runId, chunkIndex, late);
     return record;
   }
 

@@ -1,4 +1,11 @@
-import { type ChunkJobData, keptColumnsOf, type RunSpec, tarMetadataOf } from 'vgg-pipeline';
+import {
+  type ChunkJobData,
+  chunkInputSha256,
+  INPUTS_METADATA_KEY,
+  keptColumnsOf,
+  type RunSpec,
+  tarMetadataOf,
+} from 'vgg-pipeline';
 import { errorRow, type RowResult } from './chunk-rows.js';
 import type { ImageRequest, ImageStages } from './image-stages.js';
 import type { TarShardRows } from './tar-shard-rows.js';
@@ -9,6 +16,8 @@ export interface ChunkFacts {
   metadata?: Record<string, string>;
   /** Non-image members of its tar shard. */
   skippedMembers?: number;
+  /** Fingerprint of the chunk's input list (chunkInputSha256), in its record and its shard's metadata. */
+  inputSha256?: string;
 }
 
 /** A chunk's rows, with the facts its commit records. */
@@ -30,10 +39,16 @@ export async function rowsOfChunk(
   if (data.kind === 'tar') {
     const shard = data.uris[0] ?? '';
     const { rows, skippedMembers } = await parts.tars.run(shard, keptColumnsOf(spec), request);
-    return { rows, facts: { metadata: tarMetadataOf(data), skippedMembers } };
+    return { rows, facts: { ...inputFacts(data), skippedMembers } };
   }
   const rows = await parts.stages.run(data.uris, request);
-  return { rows: withInputColumns(data, rows), facts: {} };
+  return { rows: withInputColumns(data, rows), facts: inputFacts(data) };
+}
+
+/** The facts of what a chunk read: its fingerprint, and for a tar chunk the shard it streamed. */
+function inputFacts(data: ChunkJobData): ChunkFacts {
+  const inputSha256 = chunkInputSha256(data);
+  return { metadata: { ...tarMetadataOf(data), [INPUTS_METADATA_KEY]: inputSha256 }, inputSha256 };
 }
 
 /**
@@ -44,7 +59,7 @@ export function failedRows(data: ChunkJobData, reason: string): ChunkOutcome {
   const rows = data.uris.map((uri) => errorRow(uri, reason));
   return {
     rows: data.kind === 'tar' ? rows : withInputColumns(data, rows),
-    facts: { metadata: tarMetadataOf(data) },
+    facts: inputFacts(data),
   };
 }
 

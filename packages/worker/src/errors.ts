@@ -1,4 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
+import type { CommitRefusal } from 'vgg-pipeline';
 
 /**
  * Errors of vgg-chunk-worker, each with a stable `code` that callers match on (see isWorkerError).
@@ -6,6 +7,7 @@ import { UnrecoverableError } from 'bullmq';
  *   the chunk fails without retries
  *   (it is an UnrecoverableError to BullMQ) and its rows get reason `model_mismatch`.
  * - `MODEL_LOAD`: the run's model cannot be loaded and retrying will not help (see ModelLoadError).
+ * - `CHUNK_FENCED`: a chunk attempt may not write (see ChunkFencedError).
  */
 export class ModelMismatchError extends UnrecoverableError {
   readonly code = 'MODEL_MISMATCH' as const;
@@ -67,10 +69,35 @@ export class ModelLoadError extends UnrecoverableError {
   }
 }
 
+const REFUSALS: Record<CommitRefusal, string> = {
+  'no-run': 'the run no longer exists in Redis',
+  cancelled: 'the run was cancelled',
+  'run-finished': 'the run is finalised (its manifest lists the chunk as committed)',
+  'lock-lost': "this attempt lost the chunk job's lock (another worker took it over)",
+  committed: 'the chunk is already committed, and failure rows never replace committed rows',
+};
+
+/**
+ * `CHUNK_FENCED`: a chunk attempt was refused its commit (see RunStore.mayWriteChunk): `refusal` says why. It is
+ * not a failure of the chunk: another attempt owns it, or the run no longer takes it.
+ */
+export class ChunkFencedError extends Error {
+  readonly code = 'CHUNK_FENCED' as const;
+  constructor(
+    readonly runId: string,
+    readonly chunkIndex: number,
+    readonly refusal: CommitRefusal,
+  ) {
+    super(`Chunk ${chunkIndex} of run ${runId} was not written: ${REFUSALS[refusal]}`);
+    this.name = 'ChunkFencedError';
+  }
+}
+
 interface WorkerErrors {
   MODEL_MISMATCH: ModelMismatchError;
   METRICS_ENDPOINT: MetricsEndpointError;
   MODEL_LOAD: ModelLoadError;
+  CHUNK_FENCED: ChunkFencedError;
 }
 
 /** Whether `error` is a worker error with `code`, from any copy of this package. */

@@ -2,10 +2,16 @@
 export { BatchScheduler } from './batch-scheduler.js';
 export type { BatchSchedulerOptions, ImageInference } from './batch-scheduler.js';
 export { ChunkCommitter, columnLayout } from './chunk-commit.js';
-export type { ChunkCommitterOptions, CommitModel } from './chunk-commit.js';
+export type { ChunkCommit, ChunkCommitterOptions, CommitModel } from './chunk-commit.js';
 export { errorRow, rowsToColumns } from './chunk-rows.js';
 export type { ColumnLayout, RowResult } from './chunk-rows.js';
-export { isWorkerError, MetricsEndpointError, ModelLoadError, ModelMismatchError } from './errors.js';
+export {
+  ChunkFencedError,
+  isWorkerError,
+  MetricsEndpointError,
+  ModelLoadError,
+  ModelMismatchError,
+} from './errors.js';
 export { isPermanentLoadFailure } from './model-load-failure.js';
 export { ImageStages } from './image-stages.js';
 export type { ImageRequest, ImageStagesOptions } from './image-stages.js';

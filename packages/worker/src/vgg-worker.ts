@@ -1,7 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import {
+  type ChunkFence,
   type ChunkJobData,
+  chunkInputSha256,
   finalizeRun,
   HostLimiter,
   InputGuard,
@@ -13,7 +15,7 @@ import { ByteBudget } from './byte-budget.js';
 import { ChunkCommitter } from './chunk-commit.js';
 import { type ChunkOutcome, failedRows, rowsOfChunk } from './chunk-inputs.js';
 import { DedupCache } from './dedup-cache.js';
-import { isWorkerError, ModelLoadError } from './errors.js';
+import { type ChunkFencedError, isWorkerError, ModelLoadError } from './errors.js';
 import { ImageStages } from './image-stages.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { type LoadedModel, loadModel, type ModelChoice, modelKeyOf } from './loaded-model.js';
@@ -34,7 +36,8 @@ export interface ChunkJobResult {
   rows: number;
   ok: number;
   error: number;
-  skipped?: 'cancelled';
+  /** The chunk was not run (its run is cancelled) or not written (see ChunkFencedError). */
+  skipped?: 'cancelled' | 'fenced';
 }
 
 /**
@@ -92,7 +95,9 @@ export class VggWorker {
     this.#tars = new TarShardRows(this.#stages, { ...options, guard, hosts, budget });
     this.#committer = new ChunkCommitter({
       encoder,
-      recordChunk: (runId, record) => this.#runStore.recordChunk(runId, record),
+      mayWrite: (runId, chunkIndex, fence, failed) =>
+        this.#runStore.mayWriteChunk(runId, chunkIndex, fence, failed),
+      recordChunk: (runId, record, fence) => this.#runStore.commitChunk(runId, record, fence),
       finalize: (context) =>
         finalizeRun({
           runStore: this.#runStore,
@@ -229,8 +234,17 @@ export class VggWorker {
   ): Promise<ChunkJobResult> {
     const { runId, chunkIndex } = job.data;
     const started = performance.now();
+    const fence = this.#lockFence(job, token);
     let model: LoadedModel | null = null;
     try {
+      // Already committed with these inputs (a duplicate delivery, or a retry after the manifest failed to write):
+      // the outputs stand; only the finalisation may be left to do.
+      const done = await this.#runStore.getChunkRecord(runId, chunkIndex);
+      if (done && !done.failed && done.inputSha256 === chunkInputSha256(job.data)) {
+        const result = { rows: done.rows, ok: done.ok, error: done.error };
+        await this.#finalize(context, result);
+        return result;
+      }
       const current = this.#slot.current;
       const choice = modelKeyOf(
         context.spec,
@@ -263,7 +277,14 @@ export class VggWorker {
         lease.release();
       }
       const { rows, facts } = outcome;
-      const record = await this.#committer.commit(context, chunkIndex, rows, model, false, facts);
+      const record = await this.#committer.commit(context, {
+        chunkIndex,
+        rows,
+        model,
+        failed: false,
+        facts,
+        fence,
+      });
       this.metrics.rowsCommitted(record);
       this.metrics.chunkOutcome('done');
       const { rows: count, ok, error } = record;
@@ -276,11 +297,17 @@ export class VggWorker {
         error,
         ms: performance.now() - started,
       });
-      await this.#finalize(context);
-      return { rows: record.rows, ok: record.ok, error: record.error };
+      const result = { rows: count, ok, error };
+      await this.#finalize(context, result);
+      return result;
     } catch (error) {
       return await this.#fail(job, token, context, model, error, signal);
     }
+  }
+
+  /** The fence of this attempt: the job's BullMQ lock must still hold `token` when the chunk is written. */
+  #lockFence(job: Job<ChunkJobData>, token: string): ChunkFence {
+    return { kind: 'lock', lockKey: `${job.queueQualifiedName}:${job.id}:lock`, token };
   }
 
   /** A chunk attempt failed: hand it back when closing, retry it, or (last attempt) record its rows as errors. */
@@ -293,6 +320,7 @@ export class VggWorker {
     signal: AbortSignal,
   ): Promise<ChunkJobResult> {
     const { runId, chunkIndex } = job.data;
+    if (isWorkerError(error, 'CHUNK_FENCED')) return this.#fenced(error);
     if (signal.aborted && this.#lifecycle.state !== 'running') {
       // Hand the chunk back now instead of waiting for its lock to lapse; this does not count as an attempt.
       await job.moveToWait(token);
@@ -305,19 +333,50 @@ export class VggWorker {
     this.metrics.chunkOutcome('failed');
     this.options.onEvent?.({ type: 'chunk-failed', runId, chunkIndex, attempt, final, message });
     if (!final) throw error;
+    // A committed chunk whose manifest could not be written: its outputs stand (never failure rows over them), and
+    // the run is finalised by a later commit or by `vgg-producer submit` of the run (status shows the reason).
+    if (error instanceof FinalizeError) return error.result;
     // Poison chunk: its inputs still end as rows (errors), so the run can finalise and retry-failed can find them.
+    // The note comes first, so that if the rows cannot be written either, status shows the run as stuck.
+    await this.#runStore.markChunkStuck(runId, {
+      chunkIndex,
+      reason: message,
+      workerId: this.options.workerId,
+      at: new Date().toISOString(),
+    });
     const reason = isWorkerError(error, 'MODEL_MISMATCH') ? 'model_mismatch' : 'chunk_failed';
     const { rows, facts } = failedRows(job.data, reason);
-    const record = await this.#committer.commit(context, chunkIndex, rows, model, true, facts);
-    this.metrics.rowsCommitted(record);
-    await this.#finalize(context);
-    return { rows: record.rows, ok: 0, error: record.error };
+    try {
+      const record = await this.#committer.commit(context, {
+        chunkIndex,
+        rows,
+        model,
+        failed: true,
+        facts,
+        fence: this.#lockFence(job, token),
+      });
+      this.metrics.rowsCommitted(record);
+      const result = { rows: record.rows, ok: 0, error: record.error };
+      await this.#finalize(context, result);
+      return result;
+    } catch (failure) {
+      if (isWorkerError(failure, 'CHUNK_FENCED')) return this.#fenced(failure);
+      if (failure instanceof FinalizeError) return failure.result;
+      throw failure;
+    }
+  }
+
+  /** An attempt that may not write (see ChunkFencedError) ends quietly: another attempt owns the chunk. */
+  #fenced(error: ChunkFencedError): ChunkJobResult {
+    const { runId, chunkIndex, refusal, message } = error;
+    this.options.onEvent?.({ type: 'chunk-fenced', runId, chunkIndex, refusal, message });
+    return { rows: 0, ok: 0, error: 0, skipped: 'fenced' };
   }
 
   async #recordStalledChunk(job: Job<ChunkJobData>, error: Error): Promise<void> {
     if (!(await job.isFailed())) return;
     const { runId, chunkIndex } = job.data;
-    if (await this.#runStore.hasChunk(runId, chunkIndex)) return;
+    if (await this.#runStore.getChunkRecord(runId, chunkIndex)) return;
     if ((await this.#runStore.getState(runId)) === 'cancelled') return;
     const attempt = job.attemptsMade;
     this.options.onEvent?.({
@@ -328,10 +387,36 @@ export class VggWorker {
       final: true,
       message: error.message,
     });
+    await this.#runStore.markChunkStuck(runId, {
+      chunkIndex,
+      reason: error.message,
+      workerId: this.options.workerId,
+      at: new Date().toISOString(),
+    });
     await this.#runs.use(runId, async (context) => {
       const { rows, facts } = failedRows(job.data, 'chunk_failed');
-      this.metrics.rowsCommitted(await this.#committer.commit(context, chunkIndex, rows, null, true, facts));
-      await this.#finalize(context);
+      // Fenced on the job being in the failed set: a re-submitted run may already have re-added the chunk.
+      const fence: ChunkFence = {
+        kind: 'failed-job',
+        failedKey: `${job.queueQualifiedName}:failed`,
+        jobId: job.id ?? '',
+      };
+      try {
+        this.metrics.rowsCommitted(
+          await this.#committer.commit(context, {
+            chunkIndex,
+            rows,
+            model: null,
+            failed: true,
+            facts,
+            fence,
+          }),
+        );
+      } catch (failure) {
+        if (isWorkerError(failure, 'CHUNK_FENCED')) return void this.#fenced(failure);
+        throw failure;
+      }
+      await this.#finalize(context).catch((e: unknown) => this.#warn((e as Error).message));
     });
   }
 
@@ -377,8 +462,18 @@ export class VggWorker {
     return model;
   }
 
-  async #finalize(context: RunContext): Promise<void> {
-    const manifest = await this.#committer.finalize(context);
+  /**
+   * Writes the manifest when this was the run's last chunk. A failure to write it never touches chunk outputs: it
+   * becomes a FinalizeError, which retries the job (the retry finds the chunk committed and only finalises).
+   */
+  async #finalize(context: RunContext, result?: ChunkJobResult): Promise<void> {
+    let manifest: string | null;
+    try {
+      manifest = await this.#committer.finalize(context);
+    } catch (error) {
+      this.#warn(`could not write the manifest of run ${context.spec.runId}: ${(error as Error).message}`);
+      throw new FinalizeError(error, result);
+    }
     if (manifest) this.options.onEvent?.({ type: 'run-finalized', runId: context.spec.runId, manifest });
   }
 
@@ -397,4 +492,15 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
     }),
   ]);
   clearTimeout(timer);
+}
+
+/** The manifest could not be written after a chunk was committed; `result` is the committed chunk's. */
+class FinalizeError extends Error {
+  constructor(
+    cause: unknown,
+    readonly result: ChunkJobResult = { rows: 0, ok: 0, error: 0 },
+  ) {
+    super(`could not write the manifest: ${(cause as Error).message}`, { cause });
+    this.name = 'FinalizeError';
+  }
 }

@@ -4,7 +4,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { expectedValue, type FlagTable, type FlagValues, withDefaults } from 'vgg-cli-kit';
 import { parseExecutionProvider } from 'vgg-core';
-import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_NAME, invalidOption, NETWORK_FLAGS } from 'vgg-pipeline';
+import {
+  type CommitRefusal,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_QUEUE_NAME,
+  invalidOption,
+  NETWORK_FLAGS,
+} from 'vgg-pipeline';
 
 /** The metrics endpoint's port when none is given (infra/README.md's contract; the manifests and probes use it). */
 export const DEFAULT_METRICS_PORT = 9464;
@@ -184,6 +190,14 @@ export type WorkerEvent =
       chunkIndex: number;
       attempt: number;
       final: boolean;
+      message: string;
+    }
+  | {
+      /** A chunk attempt was refused its commit (see ChunkFencedError); nothing was written. */
+      type: 'chunk-fenced';
+      runId: string;
+      chunkIndex: number;
+      refusal: CommitRefusal;
       message: string;
     }
   | { type: 'run-finalized'; runId: string; manifest: string }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ImageEntry } from '../inputs/source-entry.js';
 import type { ChunkJobData } from '../queue/chunk-jobs.js';
 import { redactUri } from '../uri.js';
@@ -44,10 +45,28 @@ export class ChunkBatch {
 }
 
 /** The input of a chunk as its shard records it: the images of its rows, or the tar shard it streamed. */
-export type ShardInput = { kind: 'images'; uris: string[] } | { kind: 'tar'; uri: string };
+export type ShardInput = ({ kind: 'images'; uris: string[] } | { kind: 'tar'; uri: string }) & {
+  /** The chunk fingerprint the shard's metadata records; absent in shards written before fingerprints. */
+  inputSha256?: string;
+};
 
 /** Shard file metadata naming the tar shard a chunk streamed (redacted like every URI in the outputs). */
 export const TAR_METADATA_KEY = 'vgg.tar';
+
+/** Shard file metadata holding the fingerprint of the chunk's input list (see {@link chunkInputSha256}). */
+export const INPUTS_METADATA_KEY = 'vgg.inputs_sha256';
+
+/**
+ * The fingerprint of a chunk's inputs: sha256 over its kind and its URIs in order, each as the outputs show it
+ * (redacted), so a listing re-signed with fresh presigned queries is the same listing, and a shard's URIs give
+ * back its chunk's fingerprint. A resumed run compares it with what its chunks were first (see submitRun).
+ */
+export function chunkInputSha256(data: Pick<ChunkJobData, 'kind' | 'uris'>): string {
+  const hash = createHash('sha256');
+  hash.update(data.kind === 'tar' ? 'tar\n' : 'images\n');
+  for (const uri of data.uris) hash.update(`${JSON.stringify(redactUri(uri))}\n`);
+  return hash.digest('hex');
+}
 
 /** The value of {@link TAR_METADATA_KEY} for a chunk. */
 export function tarMetadataOf(data: Pick<ChunkJobData, 'kind' | 'uris'>): Record<string, string> {
@@ -57,13 +76,15 @@ export function tarMetadataOf(data: Pick<ChunkJobData, 'kind' | 'uris'>): Record
 }
 
 /**
- * Whether an existing shard holds this chunk's rows, so a resumed run may adopt it: a tar chunk's shard names
- * the same tar shard; an image chunk's has one row per image.
+ * Whether an existing shard holds this chunk's rows, so a resumed run may adopt it: its recorded fingerprint is
+ * the chunk's; for shards written before fingerprints, a tar chunk's shard names the same tar shard and an image
+ * chunk's has one row per image.
  */
 export function shardMatchesChunk(
   shard: { record: { readonly rows: number }; input: ShardInput },
   data: ChunkJobData,
 ): boolean {
+  if (shard.input.inputSha256 !== undefined) return shard.input.inputSha256 === chunkInputSha256(data);
   if (data.kind === 'tar')
     return shard.input.kind === 'tar' && shard.input.uri === redactUri(data.uris[0] ?? '');
   return shard.input.kind === 'images' && shard.record.rows === data.uris.length;

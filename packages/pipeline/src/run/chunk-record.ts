@@ -1,6 +1,6 @@
 import { readShardSummary, type ShardSummaryColumns } from '../formats/shard-reader.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { type ShardInput, TAR_METADATA_KEY } from './chunk-input.js';
+import { INPUTS_METADATA_KEY, type ShardInput, TAR_METADATA_KEY } from './chunk-input.js';
 import { shardKeyFor } from './output-layout.js';
 
 /** One committed chunk, as recorded after its shard is durably written. */
@@ -20,6 +20,11 @@ export interface ChunkRecord {
   workerId: string;
   /** The chunk failed permanently; its rows are error rows with reason `chunk_failed`. */
   failed?: boolean;
+  /**
+   * Fingerprint of the chunk's input list (chunkInputSha256), also in its shard's metadata; a resumed run whose
+   * listing gives the chunk other inputs is refused. Absent in records written before fingerprints.
+   */
+  inputSha256?: string;
   /** Rows whose bytes (sha256) the worker had inferred already in this run, reusing that result. */
   duplicates?: number;
   /** A tar chunk's members that are not images (not rows). */
@@ -68,8 +73,13 @@ export async function recoverChunkRecord(
   }
   const tally = tallyRows(columns.status.map((status, i) => ({ status, error: columns.error[i] ?? null })));
   const tar = columns.metadata.get(TAR_METADATA_KEY);
-  const input: ShardInput =
-    tar === undefined ? { kind: 'images', uris: columns.uri } : { kind: 'tar', uri: tar };
+  const inputSha256 = columns.metadata.get(INPUTS_METADATA_KEY);
+  const input: ShardInput = {
+    ...(tar === undefined
+      ? { kind: 'images' as const, uris: columns.uri }
+      : { kind: 'tar' as const, uri: tar }),
+    ...(inputSha256 !== undefined ? { inputSha256 } : {}),
+  };
   const record: ChunkRecord = {
     chunkIndex,
     shardKey,
@@ -77,6 +87,7 @@ export async function recoverChunkRecord(
     provider: 'recovered',
     workerId: 'recovered',
     ...(tally.errorsByReason.chunk_failed ? { failed: true } : {}),
+    ...(inputSha256 !== undefined ? { inputSha256 } : {}),
     committedAt: new Date().toISOString(),
   };
   return { record, input };

@@ -69,9 +69,9 @@ export async function retryFailed(
     if (uris !== undefined && uris.length === data.uris.length) data.uris = uris;
     jobs.push(chunkJob(data, options.attempts ?? RUN_OPTIONS.attempts.default, generation));
   }
-  // Re-open before removing records, so no finaliser sees a complete run with stale chunks in between.
-  await deps.runStore.reopen(runId);
-  await deps.runStore.removeChunkRecords(
+  // Re-open and remove the records in one step, so no finaliser sees a complete run with stale chunks in between,
+  // and one already finalising does not mark the run final.
+  await deps.runStore.reopen(
     runId,
     targets.map((r) => r.chunkIndex),
   );

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '../storage/object-store.js';
 import {
   buildManifest,
@@ -25,7 +26,9 @@ export interface FinalizeRunOptions {
  */
 export async function finalizeRun(options: FinalizeRunOptions): Promise<string | null> {
   const { runStore, store, runId } = options;
-  if (!(await runStore.tryBeginFinalize(runId, options.owner))) return null;
+  // Unique per call: the lock's owner alone may end the finalisation it began.
+  const owner = `${options.owner}#${randomUUID().slice(0, 8)}`;
+  if (!(await runStore.tryBeginFinalize(runId, owner))) return null;
   try {
     const status = await runStore.status(runId);
     if (!status) throw new Error(`Run ${runId} has no spec`);
@@ -80,7 +83,9 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
       ...(status.spec.output.npy ? { npy } : {}),
     });
     await store.put(MANIFEST_KEY, serializeManifest(manifest), { contentType: 'application/json' });
-    await runStore.markFinalized(runId);
+    // False when retry-failed re-opened the run meanwhile: it finalises again, with a newer manifest, once the
+    // retried chunks are committed.
+    if (!(await runStore.markFinalized(runId, owner))) return null;
     // Original URIs are kept only while a chunk may be retried: a chunk without error rows needs them no more.
     await runStore.dropChunkInputs(
       runId,
@@ -88,7 +93,9 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
     );
     return store.describe(MANIFEST_KEY);
   } catch (error) {
-    await runStore.releaseFinalize(runId);
+    // Only the run state changes: chunk outputs and records stay as they are, and the next caller (a worker's
+    // next commit, or `vgg-producer submit` of the same run) tries again.
+    await runStore.releaseFinalize(runId, owner, (error as Error).message);
     throw error;
   }
 }

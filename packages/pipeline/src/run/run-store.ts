@@ -24,6 +24,10 @@ export interface RunStatus {
   error: number;
   modelSha256: string | null;
   manifestWrittenAt: string | null;
+  /** Why the last attempt to write the manifest failed; cleared once it is written. */
+  finalizeError: string | null;
+  /** Chunks that failed for good without their error rows written (see RunStore.markChunkStuck). */
+  stuck: StuckChunk[];
   records: ChunkRecord[];
   /** Why a worker could not load the run's model, when the last attempt to load it failed (see noteModelError). */
   modelError?: ModelErrorNote | null;
@@ -38,20 +42,114 @@ export interface ModelErrorNote {
   at: string;
 }
 
-// Moves a run to `finalizing` once every chunk is committed. The lock key expires so a finaliser that dies is
-// replaced by the next caller; the state check makes a finalised run final.
+// Moves a run to `finalizing` once every chunk index 0..total-1 has a record (HLEN alone would count records of
+// indexes a changed listing no longer has). The lock key expires so a finaliser that dies is replaced by the next
+// caller; the state check makes a finalised run final.
 const BEGIN_FINALIZE = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'running' and state ~= 'finalizing' then return 0 end
-local total = redis.call('HGET', KEYS[1], 'totalChunks')
+local total = tonumber(redis.call('HGET', KEYS[1], 'totalChunks'))
 if not total then return 0 end
-if redis.call('HLEN', KEYS[2]) < tonumber(total) then return 0 end
+if redis.call('HLEN', KEYS[2]) < total then return 0 end
+for i = 0, total - 1 do
+  if redis.call('HEXISTS', KEYS[2], tostring(i)) == 0 then return 0 end
+end
 if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('HSET', KEYS[1], 'state', 'finalizing')
   return 1
 end
 return 0
 `;
+
+// Ends a finalisation: only the lock's owner, and only while the run is still finalizing (retry-failed may have
+// re-opened it meanwhile, and then the run must finalise again rather than be marked final).
+const END_FINALIZE = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if redis.call('HGET', KEYS[1], 'state') ~= 'finalizing' then return 0 end
+if ARGV[2] == 'done' then
+  redis.call('HSET', KEYS[1], 'state', 'finalized', 'manifestWrittenAt', ARGV[3])
+  redis.call('HDEL', KEYS[1], 'finalizeError')
+else
+  redis.call('HSET', KEYS[1], 'state', 'running', 'finalizeError', ARGV[3])
+end
+return 1
+`;
+
+// The fence of a chunk commit, checked before the shard is written and again, atomically, when it is recorded:
+// - the writer holds the chunk job's BullMQ lock (a worker whose lock lapsed, after a SIGSTOP, a GC pause or a
+//   partition, never writes), or records a job that BullMQ failed for good;
+// - the run is neither finalising, finalised nor cancelled (outputs a manifest lists are never touched);
+// - failure rows never replace a committed chunk's rows.
+// ARGV: mode ('check' | 'record'), chunk index, fence kind ('lock' | 'failed-job' | 'none'), token or job id,
+// failed ('1' | '0'), record JSON.
+const FENCED_COMMIT = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'no-run' end
+if state == 'cancelled' then return 'cancelled' end
+if state == 'finalizing' or state == 'finalized' then return 'run-finished' end
+if ARGV[3] == 'lock' then
+  if redis.call('GET', KEYS[3]) ~= ARGV[4] then return 'lock-lost' end
+elseif ARGV[3] == 'failed-job' then
+  if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then return 'lock-lost' end
+end
+if ARGV[5] == '1' then
+  local existing = redis.call('HGET', KEYS[2], ARGV[2])
+  if existing and not cjson.decode(existing).failed then return 'committed' end
+end
+if ARGV[1] == 'record' then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[6])
+  redis.call('HDEL', KEYS[4], ARGV[2])
+end
+return 'ok'
+`;
+
+// Records the totals once the producer has enqueued every chunk. A finalised run whose chunk count changed
+// (it gained chunks) is open again, so it finalises again with them.
+const MARK_ENQUEUED = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'cancelled' then return 0 end
+local before = redis.call('HGET', KEYS[1], 'totalChunks')
+redis.call('HSET', KEYS[1], 'totalChunks', ARGV[1], 'totalInputs', ARGV[2], 'tarShards', ARGV[3])
+if state == 'enqueuing' or not state then
+  redis.call('HSET', KEYS[1], 'state', 'running')
+elseif state == 'finalized' and before ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'state', 'running')
+  redis.call('HDEL', KEYS[1], 'manifestWrittenAt')
+end
+return 1
+`;
+
+// Re-opens a run for retry-failed in one step: the chunks' records go and the run is running again, so no
+// finaliser sees the run complete with the stale records; a finalisation in progress loses its lock.
+const REOPEN = `
+redis.call('HSET', KEYS[1], 'state', 'running')
+redis.call('HDEL', KEYS[1], 'manifestWrittenAt')
+redis.call('DEL', KEYS[3])
+if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
+return 1
+`;
+
+/**
+ * Who may write a chunk (see FENCED_COMMIT): the holder of its job's BullMQ lock (`lockKey` holds `token`), or
+ * the recorder of a job BullMQ failed for good (`jobId` is in the queue's failed set `failedKey`). `none` is for
+ * the producer adopting shards of a run it re-creates.
+ */
+export type ChunkFence =
+  | { kind: 'lock'; lockKey: string; token: string }
+  | { kind: 'failed-job'; failedKey: string; jobId: string }
+  | { kind: 'none' };
+
+/** Why a chunk may not be written: see FENCED_COMMIT. */
+export type CommitRefusal = 'no-run' | 'cancelled' | 'run-finished' | 'lock-lost' | 'committed';
+
+/** A chunk that failed for good without its error rows written: the run cannot finalise until it is re-added. */
+export interface StuckChunk {
+  chunkIndex: number;
+  reason: string;
+  workerId: string;
+  at: string;
+}
 
 /**
  * Run state in Redis: the spec, chunk commit records and the finalisation lock. Chunk records are keyed by chunk
@@ -80,6 +178,12 @@ export class RunStore {
   }
   private lockKey(runId: string): string {
     return `${this.prefix}:run:${runId}:finalize-lock`;
+  }
+  private stuckKey(runId: string): string {
+    return `${this.prefix}:run:${runId}:stuck`;
+  }
+  private listingKey(runId: string): string {
+    return `${this.prefix}:run:${runId}:listing`;
   }
   private runsKey(): string {
     return `${this.prefix}:runs`;
@@ -153,27 +257,51 @@ export class RunStore {
     return (await this.redis.hget(this.runKey(runId), 'state')) as RunState | null;
   }
 
-  /** Called by the producer once all chunks are enqueued; from then on the run can finalise. */
+  /** Called by the producer once all chunks are enqueued; from then on the run can finalise (MARK_ENQUEUED). */
   async markEnqueued(runId: string, totalChunks: number, totalInputs: number, tarShards = 0): Promise<void> {
-    const state = await this.getState(runId);
-    if (state === 'cancelled') return;
-    const fields: (string | number)[] = [
-      'totalChunks',
-      totalChunks,
-      'totalInputs',
-      totalInputs,
-      'tarShards',
-      tarShards,
-    ];
-    // A resumed run that was finalised before stays finalised only if nothing new appeared.
-    if (state === 'enqueuing' || state === null) fields.push('state', 'running');
-    await this.redis.hset(this.runKey(runId), ...fields);
+    await this.redis.eval(
+      MARK_ENQUEUED,
+      1,
+      this.runKey(runId),
+      String(totalChunks),
+      String(totalInputs),
+      String(tarShards),
+    );
   }
 
-  /** Re-opens a finalised run (for retry-failed): it will finalise again when its chunks are committed. */
-  async reopen(runId: string): Promise<void> {
-    await this.redis.hset(this.runKey(runId), 'state', 'running');
-    await this.redis.hdel(this.runKey(runId), 'manifestWrittenAt');
+  /** Totals the producer recorded when it last finished enqueuing; null before that. */
+  async getTotalChunks(runId: string): Promise<number | null> {
+    const raw = await this.redis.hget(this.runKey(runId), 'totalChunks');
+    return raw === null ? null : Number(raw);
+  }
+
+  /**
+   * Re-opens a finalised run for retry-failed and removes the records of the chunks it re-enqueues, in one step
+   * (REOPEN): it finalises again when those chunks are committed.
+   */
+  async reopen(runId: string, chunkIndexes: readonly number[] = []): Promise<void> {
+    await this.redis.eval(
+      REOPEN,
+      3,
+      this.runKey(runId),
+      this.chunksKey(runId),
+      this.lockKey(runId),
+      ...chunkIndexes.map(String),
+    );
+  }
+
+  /**
+   * The fingerprints (chunkInputSha256) of the run's chunks as first enqueued, by chunk index; a resumed run's
+   * listing must give the same.
+   */
+  async getListing(runId: string): Promise<Map<number, string>> {
+    const all = await this.redis.hgetall(this.listingKey(runId));
+    return new Map(Object.entries(all).map(([index, sha]) => [Number(index), sha]));
+  }
+
+  async addListing(runId: string, fingerprints: ReadonlyMap<number, string>): Promise<void> {
+    if (fingerprints.size === 0) return;
+    await this.redis.hset(this.listingKey(runId), Object.fromEntries(fingerprints));
   }
 
   /** Notes why the run's model could not be loaded (null: it loaded, so an earlier note is stale). */
@@ -186,13 +314,95 @@ export class RunStore {
     await this.redis.hset(this.runKey(runId), 'state', 'cancelled');
   }
 
+  /** Records a chunk without a fence: the producer adopting the shard of a run it re-creates. */
   async recordChunk(runId: string, record: ChunkRecord): Promise<void> {
     await this.redis.hset(this.chunksKey(runId), String(record.chunkIndex), JSON.stringify(record));
+    await this.redis.hdel(this.stuckKey(runId), String(record.chunkIndex));
+  }
+
+  /**
+   * Whether `fence` may write chunk `chunkIndex` now (see FENCED_COMMIT); `failed` for failure rows. Checked before
+   * the shard is written; {@link commitChunk} checks again atomically with the record.
+   */
+  async mayWriteChunk(
+    runId: string,
+    chunkIndex: number,
+    fence: ChunkFence,
+    failed: boolean,
+  ): Promise<CommitRefusal | null> {
+    return this.#fenced('check', runId, chunkIndex, fence, failed, '');
+  }
+
+  /** Records a committed chunk if `fence` still allows it; returns why not otherwise (nothing is written then). */
+  async commitChunk(runId: string, record: ChunkRecord, fence: ChunkFence): Promise<CommitRefusal | null> {
+    return this.#fenced(
+      'record',
+      runId,
+      record.chunkIndex,
+      fence,
+      record.failed === true,
+      JSON.stringify(record),
+    );
+  }
+
+  async #fenced(
+    mode: 'check' | 'record',
+    runId: string,
+    chunkIndex: number,
+    fence: ChunkFence,
+    failed: boolean,
+    record: string,
+  ): Promise<CommitRefusal | null> {
+    const fenceKey =
+      fence.kind === 'lock'
+        ? fence.lockKey
+        : fence.kind === 'failed-job'
+          ? fence.failedKey
+          : this.lockKey(runId);
+    const holder = fence.kind === 'lock' ? fence.token : fence.kind === 'failed-job' ? fence.jobId : '';
+    const result = await this.redis.eval(
+      FENCED_COMMIT,
+      4,
+      this.runKey(runId),
+      this.chunksKey(runId),
+      fenceKey,
+      this.stuckKey(runId),
+      mode,
+      String(chunkIndex),
+      fence.kind,
+      holder,
+      failed ? '1' : '0',
+      record,
+    );
+    return result === 'ok' ? null : (result as CommitRefusal);
+  }
+
+  /**
+   * Notes a chunk that failed for good before its error rows are written, so that if writing them fails too the
+   * run shows as stuck, with the reason, instead of running forever. Its record clears the note.
+   */
+  async markChunkStuck(runId: string, stuck: StuckChunk): Promise<void> {
+    await this.redis.hset(this.stuckKey(runId), String(stuck.chunkIndex), JSON.stringify(stuck));
+  }
+
+  async getStuckChunks(runId: string): Promise<StuckChunk[]> {
+    const all = await this.redis.hvals(this.stuckKey(runId));
+    return all.map((raw) => JSON.parse(raw) as StuckChunk).sort((a, b) => a.chunkIndex - b.chunkIndex);
+  }
+
+  async clearStuck(runId: string, chunkIndexes: readonly number[]): Promise<void> {
+    if (chunkIndexes.length === 0) return;
+    await this.redis.hdel(this.stuckKey(runId), ...chunkIndexes.map(String));
   }
 
   async removeChunkRecords(runId: string, chunkIndexes: readonly number[]): Promise<void> {
     if (chunkIndexes.length === 0) return;
     await this.redis.hdel(this.chunksKey(runId), ...chunkIndexes.map(String));
+  }
+
+  async getChunkRecord(runId: string, chunkIndex: number): Promise<ChunkRecord | null> {
+    const raw = await this.redis.hget(this.chunksKey(runId), String(chunkIndex));
+    return raw === null ? null : (JSON.parse(raw) as ChunkRecord);
   }
 
   async hasChunk(runId: string, chunkIndex: number): Promise<boolean> {
@@ -258,22 +468,34 @@ export class RunStore {
     return result === 1;
   }
 
-  async markFinalized(runId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.runKey(runId), 'state', 'finalized', 'manifestWrittenAt', new Date().toISOString())
-      .del(this.lockKey(runId))
-      .exec();
+  /**
+   * Marks the run finalised, if `owner` still holds the finalisation and the run was not re-opened meanwhile;
+   * returns whether it did (END_FINALIZE).
+   */
+  async markFinalized(runId: string, owner: string): Promise<boolean> {
+    const done = await this.redis.eval(
+      END_FINALIZE,
+      2,
+      this.runKey(runId),
+      this.lockKey(runId),
+      owner,
+      'done',
+      new Date().toISOString(),
+    );
+    return done === 1;
   }
 
-  async releaseFinalize(runId: string): Promise<void> {
-    await this.redis.multi().hset(this.runKey(runId), 'state', 'running').del(this.lockKey(runId)).exec();
+  /** Gives up a finalisation that failed: the run is running again, with the reason shown by status. */
+  async releaseFinalize(runId: string, owner: string, reason: string): Promise<void> {
+    await this.redis.eval(END_FINALIZE, 2, this.runKey(runId), this.lockKey(runId), owner, 'failed', reason);
   }
 
   async status(runId: string): Promise<RunStatus | null> {
     const hash = await this.redis.hgetall(this.runKey(runId));
     if (!hash.spec) return null;
     const records = await this.getChunkRecords(runId);
+    const committed = new Set(records.map((r) => r.chunkIndex));
+    const stuck = (await this.getStuckChunks(runId)).filter((c) => !committed.has(c.chunkIndex));
     let rows = 0;
     let ok = 0;
     let error = 0;
@@ -294,6 +516,8 @@ export class RunStore {
       error,
       modelSha256: hash.modelSha256 ?? null,
       manifestWrittenAt: hash.manifestWrittenAt ?? null,
+      finalizeError: hash.finalizeError ?? null,
+      stuck,
       records,
       modelError: hash.modelError ? (JSON.parse(hash.modelError) as ModelErrorNote) : null,
     };

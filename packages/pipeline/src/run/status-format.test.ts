@@ -24,6 +24,8 @@ function status(overrides: Partial<RunStatus>): RunStatus {
     error: 2,
     modelSha256: null,
     manifestWrittenAt: null,
+    finalizeError: null,
+    stuck: [],
     records: [],
     ...overrides,
   };
@@ -78,5 +80,22 @@ describe('run status display', () => {
 
   it('formats durations for people', () => {
     expect([formatDuration(5), formatDuration(65), formatDuration(3725)]).toEqual(['5s', '1m05s', '1h02m']);
+  });
+
+  it('shows a run whose chunks failed without rows as stuck, with the reason and what to do', () => {
+    const stuck = [
+      { chunkIndex: 3, reason: 'S3 unavailable: 503', workerId: 'w1', at: '2026-01-01T00:00:10.000Z' },
+    ];
+    const text = formatStatus(progressOf(status({ stuck }), Date.parse('2026-01-01T00:00:20.000Z')));
+    expect(text).toMatch(/^run r1 {2}stuck: 1 chunk failed for good without its error rows written/);
+    expect(text).toContain('chunk 3: S3 unavailable: 503 (w1');
+    expect(text).toContain('submit the run again with the same sources and --run r1');
+  });
+
+  it('shows a run whose manifest could not be written, with the reason', () => {
+    const done = { committedChunks: 10, rows: 100, finalizeError: 'EACCES: permission denied' };
+    const text = formatStatus(progressOf(status(done), Date.parse('2026-01-01T00:00:20.000Z')));
+    expect(text).toContain('manifest not written: EACCES: permission denied');
+    expect(text).toContain('submit the run again with the same sources and --run r1');
   });
 });

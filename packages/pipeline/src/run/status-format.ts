@@ -8,8 +8,15 @@ export function formatStatus(progress: RunProgress): string {
   // With tar shards, the number of images is known only once every shard is read.
   const total = tarShards > 0 ? null : status.totalInputs;
   const model = redactedModelSpec(status.spec.model, status.spec.output.redactParams);
+  const { runId } = status.spec;
+  const again = `submit the run again with the same sources and --run ${runId} to enqueue them again`;
+  const stuck = status.stuck.length;
+  const state =
+    stuck > 0 && status.state !== 'cancelled'
+      ? `stuck: ${stuck} chunk${stuck === 1 ? '' : 's'} failed for good without its error rows written; ${again}`
+      : `${status.state}${status.state === 'enqueuing' ? ' (producer still listing inputs)' : ''}`;
   const lines = [
-    `run ${status.spec.runId}  ${status.state}${status.state === 'enqueuing' ? ' (producer still listing inputs)' : ''}`,
+    `run ${runId}  ${state}`,
     `  out      ${status.spec.output.out}/${status.spec.runId}/`,
     `  model    ${model.model}${model.weights ? ` weights=${model.weights}` : model.onnx ? ` onnx=${model.onnx}` : ` UNTRAINED (seeded init, seed ${model.seed})`}`,
     `  images   ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed${tarShards > 0 ? ` (inputs include ${tarShards} tar shards)` : ''}`,
@@ -33,6 +40,12 @@ export function formatStatus(progress: RunProgress): string {
     const list = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${reason} ${n}`);
     lines.push(`  errors   ${list.join(', ')}`);
   }
+  for (const chunk of status.stuck.slice(0, 5))
+    lines.push(`  stuck    chunk ${chunk.chunkIndex}: ${chunk.reason} (${chunk.workerId}, ${chunk.at})`);
+  if (status.finalizeError !== null && status.state === 'running')
+    lines.push(
+      `  manifest not written: ${status.finalizeError}; submit the run again with the same sources and --run ${runId} to finalise it`,
+    );
   if (status.state === 'finalized')
     lines.push(`  manifest ${status.spec.output.out}/${status.spec.runId}/_manifest.json`);
   return lines.join('\n');

@@ -1,11 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
-import { invalidOption } from '../errors.js';
+import { invalidOption, RunError } from '../errors.js';
 import { listSource } from '../inputs/sources.js';
 import { redactUri } from '../uri.js';
 import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
-import { ChunkBatch, shardMatchesChunk } from './chunk-input.js';
-import { recoverChunkRecord } from './chunk-record.js';
+import { ChunkBatch, chunkInputSha256, shardMatchesChunk } from './chunk-input.js';
+import { type ChunkRecord, recoverChunkRecord } from './chunk-record.js';
 import { finalizeRun } from './finalize-run.js';
 import { openRunOutput, shardKeyFor } from './output-layout.js';
 import { planRun } from './plan-run.js';
@@ -62,9 +62,16 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   const { created, spec: stored } = await deps.runStore.createOrResume(spec);
   const store = openRunOutput(spec.output.out, runId, { s3: deps.s3 });
 
-  const committed = created ? new Set<number>() : await deps.runStore.committedChunkIndexes(runId);
+  // A re-created run (Redis lost its data) adopts the shards already written as well as a resumed one does.
+  const records = created ? [] : await deps.runStore.getChunkRecords(runId);
+  const committed = new Map<number, ChunkRecord>(records.map((r) => [r.chunkIndex, r]));
   const existingShards = new Set<string>();
-  if (!created) for await (const entry of store.list('shards/')) existingShards.add(entry.key);
+  for await (const entry of store.list('shards/')) existingShards.add(entry.key);
+  // What the run's chunks were when first enqueued: a resumed listing must give every chunk the same inputs.
+  const listing = created ? new Map<number, string>() : await deps.runStore.getListing(runId);
+  const listedChunks = created ? null : await deps.runStore.getTotalChunks(runId);
+  if (!created) await removeFailedJobs(runId, committed, deps);
+  const stuck = created ? [] : (await deps.runStore.getStuckChunks(runId)).map((c) => c.chunkIndex);
 
   let inputs = 0;
   let tarShards = 0;
@@ -76,8 +83,11 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   // Chunks whose URIs lose something to redaction, with the URIs as given (for retry-failed).
   const originals = new Map<number, readonly string[]>();
   const redactParams = spec.output.redactParams ?? [];
+  const newListing = new Map<number, string>();
 
   const flushJobs = async () => {
+    await deps.runStore.addListing(runId, newListing);
+    newListing.clear();
     if (pending.length === 0) return;
     await deps.runStore.keepChunkInputs(runId, originals);
     originals.clear();
@@ -92,15 +102,24 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   };
   const emitChunk = async (data: ChunkJobData) => {
     const index = data.chunkIndex;
+    const inputSha256 = chunkInputSha256(data);
+    const known = listing.get(index) ?? committed.get(index)?.inputSha256;
+    if (known !== undefined && known !== inputSha256)
+      throw listingChanged(runId, `chunk ${index} now holds other inputs than it did`);
+    if (known === undefined && listedChunks !== null && index >= listedChunks)
+      throw listingChanged(runId, `it now has more than the ${listedChunks} chunks it had`);
+    if (!listing.has(index)) newListing.set(index, inputSha256);
     if (committed.has(index)) {
       skipped += 1;
     } else if (existingShards.has(shardKeyFor(index))) {
-      // The shard exists but Redis has no record of it (for example Redis lost its data): adopt the shard if it
-      // holds this chunk's rows.
+      // The shard exists but Redis has no record of it (Redis lost its data, or the worker died between writing
+      // the shard and recording it): adopt the shard if it holds this chunk's rows.
       const recovered = await recoverChunkRecord(store, index);
       if (recovered && shardMatchesChunk(recovered, data)) {
         await deps.runStore.recordChunk(runId, recovered.record);
         skipped += 1;
+      } else if (recovered?.input.inputSha256 !== undefined) {
+        throw listingChanged(runId, `the shard of chunk ${index} holds other inputs than the chunk now has`);
       } else {
         enqueue(data);
       }
@@ -127,7 +146,11 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     }
   }
   if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
+  if (listedChunks !== null && chunkIndex < listedChunks)
+    throw listingChanged(runId, `it now has ${chunkIndex} chunks, not the ${listedChunks} it had`);
   await flushJobs();
+  // Stuck chunks (failed for good without rows) were enqueued again above: they are no longer stuck.
+  await deps.runStore.clearStuck(runId, stuck);
   await deps.runStore.markEnqueued(runId, chunkIndex, inputs, tarShards);
   deps.onProgress?.({ inputs, chunks: chunkIndex, enqueued, skipped });
 
@@ -143,4 +166,35 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     skipped,
     finalized: manifest !== null,
   };
+}
+
+/**
+ * Removes the run's failed jobs whose chunks have no record (their error rows could not be written), so that the
+ * resubmission can add them again: BullMQ ignores a job id it still keeps, and failed jobs are kept.
+ */
+async function removeFailedJobs(
+  runId: string,
+  committed: ReadonlyMap<number, ChunkRecord>,
+  deps: Pick<SubmitDeps, 'queue'>,
+): Promise<void> {
+  const page = 1_000;
+  const stale = [];
+  for (let start = 0; ; start += page) {
+    const jobs = await deps.queue.getFailed(start, start + page - 1);
+    stale.push(...jobs.filter((job) => job?.data.runId === runId && !committed.has(job.data.chunkIndex)));
+    if (jobs.length < page) break;
+  }
+  // Removed after paging, since each removal shifts the pages.
+  for (const job of stale) await job.remove();
+}
+
+/** A resumed run whose listing no longer gives its chunks the inputs they were first enqueued with. */
+function listingChanged(runId: string, detail: string): RunError {
+  return new RunError(
+    'RUN_CONFLICT',
+    { runId, field: 'inputs' },
+    `Run ${runId} was first submitted with another listing of its sources: ${detail}. A run's chunks are fixed ` +
+      'by its first listing, so resume it with the same sources listing the same inputs in the same order, or ' +
+      'submit the new listing as a new run (another --run id)',
+  );
 }
