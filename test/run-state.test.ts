@@ -165,7 +165,9 @@ describe('fenced commits (item 8)', () => {
     const gone = { kind: 'failed-job', failedKey, jobId: 'j1' } as const;
     expect(await h.runStore.commitChunk('fence', record(1, { failed: true }), gone)).toBe('lock-lost');
     await h.redis.zadd(failedKey, 1, 'j1');
-    expect(await h.runStore.commitChunk('fence', record(1, { failed: true, ok: 0, error: 1 }), gone)).toBeNull();
+    expect(
+      await h.runStore.commitChunk('fence', record(1, { failed: true, ok: 0, error: 1 }), gone),
+    ).toBeNull();
     const store = new LocalObjectStore({ dir: await mkdtemp(path.join(tmpdir(), 'vgg-fence-')) });
     expect(await finalizeRun({ runStore: h.runStore, store, runId: 'fence', owner: 'w' })).not.toBeNull();
     expect(await h.runStore.mayWriteChunk('fence', 0, live, false)).toBe('run-finished');
