@@ -91,7 +91,7 @@ describe.skipIf(slow)('stale attempts (item 8)', () => {
     expect(done).toMatchObject({ runId: 'sigstop', chunkIndex: 0, rows: 24 });
     const shardFile = path.join(out, 'sigstop', 'shards', 'chunk-000000.parquet');
     const committed = { bytes: await readFile(shardFile), mtimeMs: (await stat(shardFile)).mtimeMs };
-    expect(await h.runStore.getChunkRecord('sigstop', 0)).toMatchObject({
+    expect((await h.runStore.getChunkRecords('sigstop'))[0]).toMatchObject({
       workerId: `${hostname()}:${live.child.pid}`,
     });
     console.info(`SIGSTOP: chunk taken over and committed ${Date.now() - stoppedAt} ms after the stop`);
@@ -100,7 +100,7 @@ describe.skipIf(slow)('stale attempts (item 8)', () => {
     const fenced = await stale.waitForEvent('chunk-fenced', 60_000);
     expect(fenced).toMatchObject({ runId: 'sigstop', chunkIndex: 0, refusal: 'lock-lost' });
     expect(stale.log.join('')).not.toContain('"type":"chunk-done"');
-    expect(await h.runStore.getChunkRecord('sigstop', 0)).toMatchObject({
+    expect((await h.runStore.getChunkRecords('sigstop'))[0]).toMatchObject({
       workerId: `${hostname()}:${live.child.pid}`,
     });
     expect((await stat(shardFile)).mtimeMs).toBe(committed.mtimeMs);
