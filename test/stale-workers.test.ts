@@ -97,9 +97,14 @@ describe.skipIf(slow)('stale attempts (item 8)', () => {
     console.info(`SIGSTOP: chunk taken over and committed ${Date.now() - stoppedAt} ms after the stop`);
 
     stale.kill('SIGCONT');
-    const fenced = await stale.waitForEvent('chunk-fenced', 60_000);
-    expect(fenced).toMatchObject({ runId: 'sigstop', chunkIndex: 0, refusal: 'lock-lost' });
-    expect(stale.log.join('')).not.toContain('"type":"chunk-done"');
+    // The stale attempt finishes its chunk: it either writes it (chunk-done) or is refused (chunk-fenced).
+    const outcome = await Promise.any([stale.waitForEvent('chunk-fenced'), stale.waitForEvent('chunk-done')]);
+    expect(outcome).toMatchObject({
+      type: 'chunk-fenced',
+      runId: 'sigstop',
+      chunkIndex: 0,
+      refusal: 'lock-lost',
+    });
     expect((await h.runStore.getChunkRecords('sigstop'))[0]).toMatchObject({
       workerId: `${hostname()}:${live.child.pid}`,
     });
