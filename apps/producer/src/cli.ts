@@ -186,7 +186,8 @@ export function producerProgram(io: ProducerIo): Command {
           const status = await runStore.status(runId);
           if (!status) throw runNotFound(runId);
           const progress = progressOf(status);
-          const done = status.state === 'finalized' || status.state === 'cancelled';
+          // A stuck run waits for a resubmission: watching it longer shows nothing new.
+          const done = status.state === 'finalized' || status.state === 'cancelled' || status.stuck.length > 0;
           if (json) {
             const { records: _records, ...summary } = status;
             out(
