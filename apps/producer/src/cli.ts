@@ -187,7 +187,8 @@ export function producerProgram(io: ProducerIo): Command {
           if (!status) throw runNotFound(runId);
           const progress = progressOf(status);
           // A stuck run waits for a resubmission: watching it longer shows nothing new.
-          const done = status.state === 'finalized' || status.state === 'cancelled' || status.stuck.length > 0;
+          const done =
+            status.state === 'finalized' || status.state === 'cancelled' || status.stuck.length > 0;
           if (json) {
             const { records: _records, ...summary } = status;
             out(
