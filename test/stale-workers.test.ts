@@ -88,7 +88,7 @@ describe.skipIf(slow)('stale attempts (item 8)', () => {
     // Its 4 s lock lapses; the other worker's stalled check hands the chunk over, and it commits it.
     const live = start(16);
     const done = await live.waitForEvent('chunk-done', 60_000);
-    expect(done).toMatchObject({ runId: 'sigstop', chunkIndex: 0, rows: 24 });
+    expect(done).toMatchObject({ run: 'sigstop', chunk: 0, rows: 24 });
     const shardFile = path.join(out, 'sigstop', 'shards', 'chunk-000000.parquet');
     const committed = { bytes: await readFile(shardFile), mtimeMs: (await stat(shardFile)).mtimeMs };
     expect((await h.runStore.getChunkRecords('sigstop'))[0]).toMatchObject({
@@ -99,12 +99,7 @@ describe.skipIf(slow)('stale attempts (item 8)', () => {
     stale.kill('SIGCONT');
     // The stale attempt finishes its chunk: it either writes it (chunk-done) or is refused (chunk-fenced).
     const outcome = await Promise.any([stale.waitForEvent('chunk-fenced'), stale.waitForEvent('chunk-done')]);
-    expect(outcome).toMatchObject({
-      type: 'chunk-fenced',
-      runId: 'sigstop',
-      chunkIndex: 0,
-      refusal: 'lock-lost',
-    });
+    expect(outcome).toMatchObject({ type: 'chunk-fenced', run: 'sigstop', chunk: 0, refusal: 'lock-lost' });
     expect((await h.runStore.getChunkRecords('sigstop'))[0]).toMatchObject({
       workerId: `${hostname()}:${live.child.pid}`,
     });
