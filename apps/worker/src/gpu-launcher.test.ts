@@ -114,7 +114,13 @@ describe('GpuLauncher', () => {
     const launcher = GpuLauncher.start({
       gpus: ['0', '1', 'GPU-abc'],
       command: process.execPath,
-      args: ['-e', fakeWorker, dir, ...workerArgsForGpu(['--gpus', 'all', '--batch-size', '64'])],
+      args: [
+        '-e',
+        fakeWorker,
+        dir,
+        ...workerArgsForGpu(['--gpus', 'all', '--batch-size', '64', '--metrics-port=9500']),
+      ],
+      metricsPort: 9500,
       env: { ...process.env, VGG_GPUS: 'all', VGG_DEVICE: 'cpu' },
       log: () => undefined,
     });
@@ -124,7 +130,15 @@ describe('GpuLauncher', () => {
     );
     for (const [i, s] of seen.entries()) {
       expect(s.gpu).toBe(['0', '1', 'GPU-abc'][i]);
-      expect(s.args).toEqual(['--batch-size', '64', '--device', 'cuda:0']);
+      // One metrics port each (9500, 9501, 9502): workers of one host must not collide on the caller's port.
+      expect(s.args).toEqual([
+        '--batch-size',
+        '64',
+        '--device',
+        'cuda:0',
+        '--metrics-port',
+        String(9500 + i),
+      ]);
       // The workers must not launch again, nor take a device from the environment.
       expect(s.vggGpus).toBeNull();
       expect(s.vggDevice).toBeNull();
@@ -143,6 +157,7 @@ describe('GpuLauncher', () => {
       gpus: ['0', '1'],
       command: process.execPath,
       args: ['-e', fakeWorker, dir],
+      metricsPort: 0,
       env: { ...process.env, FAIL_ON: '1' },
       log: (line) => lines.push(line),
     });

@@ -83,6 +83,12 @@ export function workerArgsForGpu(argv: readonly string[], split?: { cores: numbe
       continue;
     }
     if (arg.startsWith('--gpus=')) continue;
+    // Each worker gets its own metrics port (GpuLaunchOptions.metricsPort), so the caller's is dropped here.
+    if (arg === '--metrics-port') {
+      i += 1;
+      continue;
+    }
+    if (arg.startsWith('--metrics-port=')) continue;
     if (arg === '--device' || arg.startsWith('--device='))
       throw new UsageError(
         '--device',
@@ -104,6 +110,11 @@ export interface GpuLaunchOptions {
   /** The worker executable and its arguments (e.g. process.execPath, [bin, ...workerArgsForGpu(argv)]). */
   command: string;
   args: string[];
+  /**
+   * The first worker's metrics port; worker i serves on this + i, so the workers of one host do not collide.
+   * 0: no endpoint for any of them.
+   */
+  metricsPort: number;
   /** The launcher's environment; each worker gets it with CUDA_VISIBLE_DEVICES set and VGG_GPUS/VGG_DEVICE cleared. */
   env: Record<string, string | undefined>;
   log: (line: string) => void;
@@ -121,12 +132,17 @@ export class GpuLauncher {
   #stopping = false;
 
   private constructor(options: GpuLaunchOptions) {
-    this.workers = options.gpus.map((gpu) => {
+    this.workers = options.gpus.map((gpu, index) => {
       const env: Record<string, string | undefined> = { ...options.env, CUDA_VISIBLE_DEVICES: gpu };
       delete env.VGG_GPUS;
       delete env.VGG_DEVICE;
-      const child = spawn(options.command, options.args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
-      options.log(`vgg-worker --gpus: started worker ${child.pid} on GPU ${gpu}`);
+      const port = options.metricsPort === 0 ? 0 : options.metricsPort + index;
+      const args = [...options.args, '--metrics-port', String(port)];
+      const child = spawn(options.command, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+      options.log(
+        `vgg-worker --gpus: started worker ${child.pid} on GPU ${gpu}` +
+          (port === 0 ? '' : `, metrics on port ${port}`),
+      );
       return { gpu, child };
     });
     this.exited = Promise.all(

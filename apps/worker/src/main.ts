@@ -5,7 +5,7 @@ import { createLogger, redactUrisIn, runCli } from 'vgg-cli-kit';
 import { createRedisConnection, createS3Client, redactUri, s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { type LifecycleEvent, logEvent, type WorkerCommand, workerProgram } from './cli.js';
 import { GpuLauncher, resolveGpus, workerArgsForGpu } from './gpu-launcher.js';
-import { VggWorker, type WorkerEvent } from 'vgg-chunk-worker';
+import { DEFAULT_METRICS_PORT, VggWorker, type WorkerEvent } from 'vgg-chunk-worker';
 
 let command: WorkerCommand | undefined;
 const status = await runCli(
@@ -89,7 +89,7 @@ async function start(command: WorkerCommand): Promise<void> {
 }
 
 /** `--gpus`: this process only starts and supervises one worker per GPU; returns the exit status on failure. */
-function launch(spec: string, { json, logLevel }: WorkerCommand): number | undefined {
+function launch(spec: string, { json, logLevel, tunables }: WorkerCommand): number | undefined {
   const logger = createLogger({
     name: 'vgg-worker',
     stream: process.stderr,
@@ -108,6 +108,7 @@ function launch(spec: string, { json, logLevel }: WorkerCommand): number | undef
         process.argv[1] as string,
         ...workerArgsForGpu(process.argv.slice(2), { cores: availableParallelism(), gpus: gpus.length }),
       ],
+      metricsPort: tunables.metricsPort ?? DEFAULT_METRICS_PORT,
       env: process.env,
       log: (line) => logger.info(line),
     });
