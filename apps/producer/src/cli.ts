@@ -11,6 +11,7 @@ import {
   formatProgressBar,
   formatStatus,
   progressOf,
+  NETWORK_FLAGS,
   QUEUE_FLAGS,
   renderRunReport,
   RUN_OPTIONS,
@@ -80,6 +81,7 @@ const REPORT_FLAGS = {
 export function producerProgram(io: ProducerIo): Command {
   const queueFlags = new FlagSet(QUEUE_FLAGS, { envPrefix: 'VGG_' });
   const runFlags = new FlagSet(RUN_OPTIONS, { envPrefix: 'VGG_' });
+  const networkFlags = new FlagSet(NETWORK_FLAGS, { envPrefix: 'VGG_' });
   const statusFlags = new FlagSet(STATUS_FLAGS);
   const retryFlags = new FlagSet(RETRY_FLAGS);
   const compactFlags = new FlagSet(COMPACT_FLAGS);
@@ -121,17 +123,20 @@ export function producerProgram(io: ProducerIo): Command {
     }
   };
 
-  runFlags
+  networkFlags
     .addTo(
-      program
-        .command('submit')
-        .description(
-          'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.lst, .csv, .tsv, .jsonl, each optionally .gz/.zst, and .parquet; local, s3:// or https://), WebDataset tar shards (.tar, .tar.gz) and brace ranges like s3://b/shards/{00000..00999}.tar, http(s) image URLs, or - for stdin. Submitting an existing --run resumes it. With --pairs FILE, no sources: the file lists the pairs.',
-        )
-        .argument('[source...]', 'where the images are'),
+      runFlags.addTo(
+        program
+          .command('submit')
+          .description(
+            'Enqueue a run. Sources: local dirs/files, s3://bucket/prefix/, manifests (.txt/.lst, .csv, .tsv, .jsonl, each optionally .gz/.zst, and .parquet; local, s3:// or https://), WebDataset tar shards (.tar, .tar.gz) and brace ranges like s3://b/shards/{00000..00999}.tar, http(s) image URLs, or - for stdin. Submitting an existing --run resumes it. With --pairs FILE, no sources: the file lists the pairs.',
+          )
+          .argument('[source...]', 'where the images are'),
+      ),
     )
     .action(async (sources: string[], _options: unknown, command: Command) => {
       const options = runFlags.read(command, io.env);
+      const network = networkFlags.read(command, io.env);
       await connected(async (runs) => {
         const tty = io.stderr.isTTY;
         const result = await submitRun(
@@ -139,6 +144,7 @@ export function producerProgram(io: ProducerIo): Command {
           {
             ...runs,
             stdin: io.stdin,
+            network,
             onProgress: ({ inputs, enqueued }) => {
               if (tty) io.stderr.write(`\rlisted ${inputs} images, enqueued ${enqueued} chunks`);
             },

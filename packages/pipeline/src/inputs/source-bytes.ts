@@ -1,19 +1,21 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Dispatcher } from 'undici';
 import { SourceError } from '../errors.js';
 import { classifyS3Error } from '../storage/s3-client.js';
 import { parseS3Uri } from '../uri.js';
 import { SOURCE_HELP } from './source-kinds.js';
 
 /**
- * Where a manifest's bytes are, for the producer: a local file, an S3 object or an http(s) URL. The producer reads
- * manifests the user named, so it follows redirects and needs no address policy (workers have one for inputs).
+ * Where a manifest's bytes are, for the producer: a local file, an S3 object or an http(s) URL. An http(s)
+ * manifest is fetched through `dispatcher` when given (the producer passes its network policy's, so every
+ * connection, redirect hops included, meets the same address check as the workers' inputs).
  */
 export type SourceFile =
   | { kind: 'local'; path: string }
   | { kind: 's3'; bucket: string; key: string; client: S3Client }
-  | { kind: 'http'; url: string };
+  | { kind: 'http'; url: string; dispatcher?: Dispatcher };
 
 /** Streams a source file's bytes. Failures are {@link SourceError}s naming the source. */
 export async function openSourceStream(
@@ -41,7 +43,7 @@ export async function openSourceStream(
         throw s3SourceError(source, cause, signal);
       }
     case 'http': {
-      const response = await httpFetch(source, file.url, {}, signal);
+      const response = await httpFetch(source, file, {}, signal);
       if (response.body === null) return (async function* () {})();
       return response.body as unknown as AsyncIterable<Uint8Array>;
     }
@@ -123,7 +125,7 @@ export async function openRangeReader(
       };
     }
     case 'http': {
-      const head = await httpFetch(source, file.url, { method: 'HEAD' }, signal);
+      const head = await httpFetch(source, file, { method: 'HEAD' }, signal);
       const size = Number(head.headers.get('content-length') ?? Number.NaN);
       if (!Number.isSafeInteger(size)) {
         throw new SourceError(
@@ -138,7 +140,7 @@ export async function openRangeReader(
         slice: async (start, end = size) => {
           const response = await httpFetch(
             source,
-            file.url,
+            file,
             { headers: { range: `bytes=${start}-${end - 1}` } },
             signal,
           );
@@ -165,17 +167,25 @@ export function s3SourceFile(source: string, client: S3Client): SourceFile {
 
 async function httpFetch(
   source: string,
-  url: string,
+  file: { url: string; dispatcher?: Dispatcher },
   init: RequestInit,
   signal: AbortSignal | undefined,
 ): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(url, { ...init, ...(signal ? { signal } : {}) });
+    const options: RequestInit = { ...init, ...(signal ? { signal } : {}) };
+    // npm undici's Dispatcher differs nominally from the undici-types one in RequestInit; Node's fetch takes either.
+    if (file.dispatcher !== undefined) Object.assign(options, { dispatcher: file.dispatcher });
+    response = await fetch(file.url, options);
   } catch (cause) {
     if (signal?.aborted) throw signal.reason;
-    const inner = (cause as { cause?: { code?: unknown } }).cause?.code;
-    throw new SourceError('SOURCE_READ', source, `request failed (${String(inner ?? cause)})`, { cause });
+    const inner = (cause as { cause?: { code?: unknown; message?: unknown } }).cause;
+    if (inner?.code === 'FORBIDDEN_ADDRESS') {
+      throw new SourceError('SOURCE_READ', source, String(inner.message), { cause });
+    }
+    throw new SourceError('SOURCE_READ', source, `request failed (${String(inner?.code ?? cause)})`, {
+      cause,
+    });
   }
   if (response.status === 404 || response.status === 410) {
     throw new SourceError('SOURCE_NOT_FOUND', source, `HTTP ${response.status}; ${SOURCE_HELP}`);

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -19,6 +20,11 @@ export interface ListSourceDeps {
   stdin?: NodeJS.ReadableStream;
   /** Stops listing; the iterator then throws the signal's reason. Default none. */
   signal?: AbortSignal;
+  /**
+   * undici dispatcher for http(s) manifests: an InputGuard's, so they meet the network policy (submitRun passes
+   * one). Default: Node's global dispatcher, with no address policy.
+   */
+  dispatcher?: Dispatcher;
 }
 
 /**
@@ -87,7 +93,12 @@ export async function* listSource(
       yield { kind: 'image', uri: source, key: null, cols: null };
       return;
     }
-    yield* listFile(source, { kind: 'http', url: source }, source, options, deps.signal);
+    const file = {
+      kind: 'http' as const,
+      url: source,
+      ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+    };
+    yield* listFile(source, file, source, options, deps.signal);
     return;
   }
   if (scheme === 's3') {

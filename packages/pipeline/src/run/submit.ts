@@ -1,6 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import { invalidOption, RunError } from '../errors.js';
+import { InputGuard } from '../inputs/input-guard.js';
+import type { NetworkPolicyOptions } from '../inputs/network-policy.js';
 import { listSource } from '../inputs/sources.js';
 import { redactUri } from '../uri.js';
 import { type ChunkJob, type ChunkJobData, chunkJob } from '../queue/chunk-jobs.js';
@@ -24,6 +26,12 @@ export interface SubmitDeps {
   runStore: RunStore;
   s3: S3Client | (() => S3Client);
   stdin?: NodeJS.ReadableStream;
+  /**
+   * The address policy for http(s) manifests the producer reads (`--allow-hosts`, `--allow-cidrs`): the workers'
+   * rule, so a manifest URL (or a redirect) cannot reach loopback, private or metadata addresses unless allowed.
+   * Default: nothing beyond the default policy allowed.
+   */
+  network?: NetworkPolicyOptions;
   /** Called as chunks are enqueued. */
   onProgress?: (progress: { inputs: number; chunks: number; enqueued: number; skipped: number }) => void;
 }
@@ -130,22 +138,35 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
     deps.onProgress?.({ inputs, chunks: chunkIndex, enqueued: enqueued + pending.length, skipped });
   };
 
-  const listDeps = { s3: deps.s3, ...(deps.stdin ? { stdin: deps.stdin } : {}) };
-  for (const source of sources) {
-    for await (const entry of listSource(source, listDeps, spec.input)) {
-      inputs += 1;
-      if (entry.kind === 'tar') {
-        tarShards += 1;
-        // A shard is a chunk of its own, after the images listed before it.
-        if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
-        await emitChunk({ runId, chunkIndex: chunkIndex++, uris: [entry.uri], kind: 'tar' });
-        continue;
+  const guard = new InputGuard({
+    allowHosts: deps.network?.allowHosts ?? [],
+    allowCidrs: deps.network?.allowCidrs ?? [],
+    localRoots: [],
+  });
+  const listDeps = {
+    s3: deps.s3,
+    dispatcher: guard.dispatcher,
+    ...(deps.stdin ? { stdin: deps.stdin } : {}),
+  };
+  try {
+    for (const source of sources) {
+      for await (const entry of listSource(source, listDeps, spec.input)) {
+        inputs += 1;
+        if (entry.kind === 'tar') {
+          tarShards += 1;
+          // A shard is a chunk of its own, after the images listed before it.
+          if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
+          await emitChunk({ runId, chunkIndex: chunkIndex++, uris: [entry.uri], kind: 'tar' });
+          continue;
+        }
+        batch.add(entry);
+        if (batch.size >= chunkSize) await emitChunk(batch.take(runId, chunkIndex++));
       }
-      batch.add(entry);
-      if (batch.size >= chunkSize) await emitChunk(batch.take(runId, chunkIndex++));
     }
+    if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
+  } finally {
+    await guard.close();
   }
-  if (batch.size > 0) await emitChunk(batch.take(runId, chunkIndex++));
   if (listedChunks !== null && chunkIndex < listedChunks)
     throw listingChanged(runId, `it now has ${chunkIndex} chunks, not the ${listedChunks} it had`);
   await flushJobs();
