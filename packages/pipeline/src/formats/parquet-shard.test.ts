@@ -144,4 +144,17 @@ describe('encodeParquetShard', () => {
       'Expected 9 (one per row) for embeddings[0].data.length',
     );
   });
+
+  it("refuses a scalar column named like one of the run contract's columns", () => {
+    const rows = sampleShard().uri.length;
+    for (const name of ['status', 'top_k_probs', 'key']) {
+      const shard = { ...sampleShard(), scalars: [{ name, values: new Float32Array(rows) }] };
+      expect(() => encodeParquetShard(shard)).toThrow(/unique column name/);
+    }
+    const fine = {
+      ...sampleShard(),
+      scalars: [{ name: 'perceptual_distance', values: new Float32Array(rows) }],
+    };
+    expect(() => encodeParquetShard(fine)).not.toThrow();
+  });
 });

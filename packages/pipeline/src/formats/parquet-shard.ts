@@ -24,6 +24,7 @@ import {
   writeParquet,
 } from 'parquet-wasm';
 import { invalidOption } from '../errors.js';
+import { ROW_COLUMNS } from '../run/output-columns.js';
 
 /** One shard's rows, column by column; one row per input URI, in chunk order. */
 export interface ShardColumns {
@@ -284,20 +285,14 @@ function validateShard(shard: ShardColumns): number {
   return n;
 }
 
-/** The names of the columns a shard has before its scalars. */
+/** The names of the columns a shard has before its scalars: the run contract's, with the kept ones after `key`. */
 function fields0(shard: ShardColumns): string[] {
+  const [uri, key, ...outcome] = ROW_COLUMNS;
   return [
-    'uri',
-    'key',
+    uri,
+    key,
     ...(shard.kept ?? []).map((column) => column.name),
-    'status',
-    'error',
-    'width',
-    'height',
-    'sha256',
-    'top_k_class_ids',
-    'top_k_labels',
-    'top_k_probs',
+    ...outcome,
     ...shard.embeddings.map((embedding) => embeddingColumn(embedding.tap)),
   ];
 }
