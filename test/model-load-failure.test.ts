@@ -110,9 +110,10 @@ describe.skipIf(slow)('a run whose model cannot be loaded', () => {
       .join('')
       .split('\n')
       .filter((line) => line.includes('"type":"chunk-failed"'))
-      .map((line) => JSON.parse(line) as { runId: string; attempt: number; final: boolean });
+      // Worker log records name the run in pino's `run` field.
+      .map((line) => JSON.parse(line) as { run: string; attempt: number; final: boolean });
     for (const runId of ['missing', 'corrupt']) {
-      const ofRun = failures.filter((f) => f.runId === runId);
+      const ofRun = failures.filter((f) => f.run === runId);
       expect(ofRun).toHaveLength(2);
       expect(ofRun.every((f) => f.attempt === 1 && f.final)).toBe(true);
     }

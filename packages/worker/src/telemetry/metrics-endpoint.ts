@@ -94,7 +94,8 @@ export class MetricsEndpoint {
       case '/metrics': {
         const { registry } = this.#options;
         const [own, queue] = await Promise.all([registry.metrics(), this.#queueMetrics()]);
-        const body = queue === null ? own : `${own.trimEnd()}\n${tightenLabels(queue).trimEnd()}\n`;
+        const mine = canonicalNaN(own);
+        const body = queue === null ? mine : `${mine.trimEnd()}\n${tightenLabels(queue).trimEnd()}\n`;
         send(response, 200, registry.contentType, body);
         return;
       }
@@ -131,4 +132,12 @@ export function tightenLabels(text: string): string {
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {
   response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
   response.end(body);
+}
+
+/**
+ * prom-client writes NaN as `Nan` (e.g. `nodejs_eventloop_lag_mean_seconds` before the first sample). Prometheus
+ * reads any case, but the format says `NaN` and stricter parsers hold to it, so the endpoint serves that.
+ */
+export function canonicalNaN(text: string): string {
+  return text.replace(/ Nan$/gm, ' NaN');
 }
