@@ -35,6 +35,7 @@ export {
   DEFAULT_CONTENT_LAYER,
   LPIPS_EPSILON,
   LPIPS_LAYERS,
+  MIN_NATIVE_SIDE,
   PAIR_OUTPUT,
   type PairHeadOptions,
   pairColumns,
@@ -116,7 +117,7 @@ export type {
 } from './preprocess-options.js';
 export { decodeImage, imageDecodeThreads } from './preprocess-decode.js';
 export type { DecodedImage } from './preprocess-decode.js';
-export { toInputTensor } from './preprocess-tensor.js';
+export { type ImageSize, toInputTensor } from './preprocess-tensor.js';
 export { classLabel, imagenetLabels } from './labels.js';
 export { describeProvider, parseExecutionProvider } from './execution-provider.js';
 export type { ExecutionProvider, ExecutionProviderSetting } from './execution-provider.js';

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { invalidOption, VggError } from './errors.js';
+import { MIN_NATIVE_SIDE } from './features/pair-head.js';
 import {
   type ExecutionProvider,
   type ExecutionProviderSetting,
@@ -22,6 +23,7 @@ import {
   type ResolvedPreprocessOptions,
   resolvePreprocessOptions,
 } from './preprocess-options.js';
+import type { ImageSize } from './preprocess-tensor.js';
 import { workerScript } from './worker-script.js';
 
 export interface InferenceEngineOptions {
@@ -243,9 +245,11 @@ export class InferenceEngine {
   /**
    * Scores pairs of crops (decoded with `engine.preprocess`) with the model's pair head (prepareModel's `pair`):
    * a[i] against b[i], both in one onnxruntime batch; only the scores come back. Buffers are transferred as in
-   * {@link run}.
+   * {@link run}. With `size`, the images are whole images of that width and height (decoded with geometry
+   * 'native': no resize, no crop) instead of crops; every image of the call must have it, and each side must be at
+   * least {@link MIN_NATIVE_SIDE} pixels.
    */
-  runPairs(a: Uint8Array[], b: Uint8Array[]): Promise<PairInferenceResult> {
+  runPairs(a: Uint8Array[], b: Uint8Array[], size?: ImageSize): Promise<PairInferenceResult> {
     if (this.stopped) return Promise.reject(this.stopped);
     const pair = this.model.outputs.pair;
     try {
@@ -258,7 +262,19 @@ export class InferenceEngine {
       if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) {
         throw invalidOption('b.length', `${Array.isArray(a) ? a.length : 0} (one b per a)`, b?.length);
       }
-      this.checkRequest([...a, ...b], { topK: 0, taps: [], l2Normalize: false, dtype: 'float32' }, true);
+      if (size !== undefined) {
+        for (const side of ['width', 'height'] as const) {
+          if (!Number.isSafeInteger(size[side]) || size[side] < MIN_NATIVE_SIDE) {
+            throw invalidOption(`size.${side}`, `integer of at least ${MIN_NATIVE_SIDE}`, size[side]);
+          }
+        }
+      }
+      this.checkRequest(
+        [...a, ...b],
+        { topK: 0, taps: [], l2Normalize: false, dtype: 'float32' },
+        true,
+        size,
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -278,7 +294,12 @@ export class InferenceEngine {
         : image.slice(),
     );
     const id = this.nextId++;
-    const message: ToWorker = { type: 'pairs', id, images: owned };
+    const message: ToWorker = {
+      type: 'pairs',
+      id,
+      images: owned,
+      size: size === undefined ? null : { width: size.width, height: size.height },
+    };
     return new Promise<PairInferenceResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage(message, [...new Set(owned.map((image) => image.buffer as ArrayBuffer))]);
@@ -304,15 +325,23 @@ export class InferenceEngine {
     return this.closing;
   }
 
-  private checkRequest(images: Uint8Array[], request: InferenceRequest, pixelsOnly = false): void {
+  private checkRequest(
+    images: Uint8Array[],
+    request: InferenceRequest,
+    pixelsOnly = false,
+    size?: ImageSize,
+  ): void {
     if (!Array.isArray(images)) throw invalidOption('images', 'array of Uint8Array', images);
-    const length = this.preprocess.cropSize * this.preprocess.cropSize * 3;
+    const length =
+      size === undefined
+        ? this.preprocess.cropSize * this.preprocess.cropSize * 3
+        : size.width * size.height * 3;
     images.forEach((image, index) => {
       if (!(image instanceof Uint8Array)) throw invalidOption(`images[${index}]`, 'Uint8Array', image);
       if (image.length !== length) {
         throw new VggError(
           'VGG_INVALID_OPTION',
-          `Expected Uint8Array of ${length} bytes (a decoded crop) for images[${index}] but received ${image.length} bytes`,
+          `Expected Uint8Array of ${length} bytes (${size === undefined ? 'a decoded crop' : `a ${size.width}x${size.height} image`}) for images[${index}] but received ${image.length} bytes`,
         );
       }
     });

@@ -70,7 +70,13 @@ export interface SerializedError {
 export type ToWorker =
   | { type: 'run'; id: number; images: Uint8Array[]; request: InferenceRequest }
   /** Pairs: `images` holds the a crops, then the b crops. */
-  | { type: 'pairs'; id: number; images: Uint8Array[] }
+  | {
+      type: 'pairs';
+      id: number;
+      images: Uint8Array[];
+      /** Width and height of whole images (geometry 'native'); null for crops. */
+      size: { width: number; height: number } | null;
+    }
   | { type: 'close' };
 
 export type FromWorker =

@@ -97,7 +97,7 @@ async function handle(message: ToWorker): Promise<void> {
   }
   if (message.type === 'pairs') {
     try {
-      const result = await inferPairs(message.images);
+      const result = await inferPairs(message.images, message.size);
       post({ type: 'pair-result', id: message.id, result }, [result.values.buffer as ArrayBuffer]);
     } catch (error) {
       post({ type: 'failed', id: message.id, error: serialize(error) });
@@ -172,7 +172,10 @@ async function infer(images: Uint8Array[], request: InferenceRequest): Promise<I
  * Scores pairs: `images` holds N a crops then N b crops, fed as one batch [a…, b…] to a graph whose pair head
  * splits it in halves. With a fixed batch size, pairs go in slices of half of it, padded with blank pairs.
  */
-async function inferPairs(images: Uint8Array[]): Promise<PairInferenceResult> {
+async function inferPairs(
+  images: Uint8Array[],
+  size: { width: number; height: number } | null,
+): Promise<PairInferenceResult> {
   const pair = init.pair;
   if (pair === null) throw new VggError('VGG_INVALID_OPTION', 'This graph has no pair head');
   const count = images.length / 2;
@@ -189,7 +192,7 @@ async function inferPairs(images: Uint8Array[]): Promise<PairInferenceResult> {
       b.push(blankCrop(images[0]!.length));
     }
     const started = performance.now();
-    const outputs = await session.run({ [init.inputName]: inputTensor([...a, ...b]) }, [pair.name]);
+    const outputs = await session.run({ [init.inputName]: inputTensor([...a, ...b], size) }, [pair.name]);
     inferenceMs += performance.now() - started;
     const rows = outputRows(outputs[pair.name], pair.name, step, dim);
     values.set(rows.subarray(0, used * dim), first * dim);
@@ -205,15 +208,18 @@ function blankCrop(length: number): Uint8Array {
 }
 
 /** Normalised NCHW input for a batch, in a buffer reused across runs (runs never overlap). */
-function inputTensor(images: Uint8Array[]): ort.Tensor {
-  const size = init.preprocess.cropSize;
-  const needed = images.length * 3 * size * size;
+function inputTensor(
+  images: Uint8Array[],
+  size: { width: number; height: number } | null = null,
+): ort.Tensor {
+  const { width, height } = size ?? { width: init.preprocess.cropSize, height: init.preprocess.cropSize };
+  const needed = images.length * 3 * width * height;
   if (batchBuffer.length < needed) batchBuffer = new Float32Array(needed);
-  return new ort.Tensor('float32', toInputTensor(images, init.preprocess, batchBuffer), [
+  return new ort.Tensor('float32', toInputTensor(images, init.preprocess, batchBuffer, { width, height }), [
     images.length,
     3,
-    size,
-    size,
+    height,
+    width,
   ]);
 }
 

@@ -73,6 +73,12 @@ export interface ResolvedPreprocessOptions {
   readonly maxBytes: number | null;
   readonly allowSvg: boolean;
   readonly timeoutSeconds: number;
+  /**
+   * `native`: no Resize and no CenterCrop; the decode's pixels are the whole image at its own size (pair runs'
+   * `--pair-size native`). Absent: the centre crop. Set by callers on a copy of resolved options, never by
+   * {@link resolvePreprocessOptions}, so stored and compared preprocessing is unchanged.
+   */
+  readonly geometry?: 'native';
 }
 
 const DEFAULTS = {

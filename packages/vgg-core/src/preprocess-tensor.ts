@@ -1,19 +1,27 @@
 import { invalidOption } from './errors.js';
 import type { ResolvedPreprocessOptions } from './preprocess-options.js';
 
+/** Width and height of an image in pixels. */
+export interface ImageSize {
+  readonly width: number;
+  readonly height: number;
+}
+
 const lookupTables = new WeakMap<ResolvedPreprocessOptions, Float32Array>();
 
 /**
  * Lays out decoded crops (HWC uint8 RGB, cropSize² × 3 each) as one normalised NCHW float32 batch.
  * Writes into `out` when given (it may be longer than needed, so a buffer sized for the largest batch can be
- * reused) and returns the view holding exactly this batch.
+ * reused) and returns the view holding exactly this batch. `size` gives the images' width and height when they are
+ * not crops (geometry 'native'); default cropSize × cropSize.
  */
 export function toInputTensor(
   images: readonly Uint8Array[],
   options: ResolvedPreprocessOptions,
   out?: Float32Array,
+  size: ImageSize = { width: options.cropSize, height: options.cropSize },
 ): Float32Array {
-  const plane = options.cropSize * options.cropSize;
+  const plane = size.width * size.height;
   const needed = images.length * 3 * plane;
   if (out !== undefined && out.length < needed) {
     throw invalidOption('out.length', `at least ${needed} (${images.length} images)`, out.length);
@@ -28,7 +36,7 @@ export function toInputTensor(
     if (pixels.length !== plane * 3) {
       throw invalidOption(
         `images[${n}].length`,
-        `${plane * 3} (${options.cropSize}x${options.cropSize}x3)`,
+        `${plane * 3} (${size.width}x${size.height}x3)`,
         pixels.length,
       );
     }

@@ -6,6 +6,11 @@ export const LPIPS_LAYERS = ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3', 'relu5_
 export const DEFAULT_CONTENT_LAYER = 'relu2_2';
 /** ONNX output name of the pair head: [pairs, columns]. */
 export const PAIR_OUTPUT = 'pair';
+/**
+ * Smallest width and height of whole images scored at their own size (geometry 'native'): relu5_3 comes after four
+ * 2×2 max pools, so 16 pixels leave it one position.
+ */
+export const MIN_NATIVE_SIDE = 16;
 /** LPIPS's normalize_tensor epsilon, added to each position's channel norm. */
 export const LPIPS_EPSILON = 1e-10;
 

@@ -24,6 +24,16 @@ export async function decodeTorchvision(
     : isPnm(bytes)
       ? decodePnm(bytes, options.maxPixels)
       : await decodeWithSharp(bytes, options);
+  if (options.geometry === 'native') {
+    // The whole image, as PIL's RGB conversion gives it: the input of a same-size pair scored at its own size.
+    const pixels =
+      rgb.data.byteOffset === 0 &&
+      rgb.data.byteLength === rgb.data.buffer.byteLength &&
+      rgb.data.buffer instanceof ArrayBuffer
+        ? (rgb.data as Uint8Array<ArrayBuffer>)
+        : new Uint8Array(rgb.data);
+    return { width: rgb.width, height: rgb.height, pixels };
+  }
   const box = centreCropBox(rgb.width, rgb.height, options.resizeSize, options.cropSize);
   return { width: rgb.width, height: rgb.height, pixels: pilBilinearResizeCrop(rgb, box) };
 }
