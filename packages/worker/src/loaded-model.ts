@@ -71,6 +71,8 @@ export class LoadedModel implements CommitModel {
   readonly identity: ModelIdentity;
   readonly taps: Readonly<Record<string, { dim: number }>>;
   readonly preprocess: ResolvedPreprocessOptions;
+  /** {@link preprocess} with geometry 'native': a `--pair-size native` run's images, decoded whole. */
+  readonly nativePreprocess: ResolvedPreprocessOptions;
   readonly provider: string;
   /** Runs whose binding to these weights is checked (a binding never changes once made). */
   readonly #boundRuns = new Set<string>();
@@ -90,6 +92,7 @@ export class LoadedModel implements CommitModel {
     this.identity = prepared.identity;
     this.taps = prepared.outputs.taps;
     this.preprocess = engine.preprocess;
+    this.nativePreprocess = Object.freeze({ ...engine.preprocess, geometry: 'native' as const });
     this.provider = describeProvider(engine.provider);
     this.#engine = engine;
     this.#batchSize = options.batchSize;

@@ -1,4 +1,4 @@
-import type { ResolvedPreprocessOptions } from 'vgg-core';
+import { type ImageSize, MIN_NATIVE_SIDE, type ResolvedPreprocessOptions } from 'vgg-core';
 import type { ChunkJobData } from 'vgg-pipeline';
 import type { ChunkOutcome } from './chunk-inputs.js';
 import { errorRow, type RowResult } from './chunk-rows.js';
@@ -6,9 +6,10 @@ import type { ImageStages } from './image-stages.js';
 
 /** How one chunk of a pair run is turned into rows. */
 export interface PairRequest {
+  /** The run's preprocessing; with geometry 'native' (`--pair-size native`) images are decoded whole. */
   preprocess: ResolvedPreprocessOptions;
-  /** Scores one pair of decoded crops (a PairScheduler of the chunk's model). */
-  score: (a: Uint8Array, b: Uint8Array) => Promise<Float32Array>;
+  /** Scores one pair of decoded crops, or of whole images of `size` (a PairScheduler of the chunk's model). */
+  score: (a: Uint8Array, b: Uint8Array, size?: ImageSize) => Promise<Float32Array>;
   signal: AbortSignal;
 }
 
@@ -23,6 +24,8 @@ const NO_INFERENCE = {
  * order: both images go through the worker's fetch and decode stages (with their limits and retries), then
  * through the pair scheduler together. When either image fails, the row is an error naming it: `a:not_found`,
  * `b:corrupt`, or both (`a:timeout;b:not_found`). The row's width, height and sha256 are image a's.
+ * With geometry 'native', a and b must be the same size (`size_mismatch:a=96x80,b=64x64` otherwise) and each side at
+ * least MIN_NATIVE_SIDE (`too_small:a=8x8,b=8x8`).
  */
 export async function rowsOfPairChunk(
   data: ChunkJobData,
@@ -45,7 +48,18 @@ export async function rowsOfPairChunk(
       if (left.pixels === null || right.pixels === null) {
         return { ...errorRow(a, reasons.join(';'), left.row.sha256), key, cols };
       }
-      const scores = await request.score(left.pixels, right.pixels);
+      let size: ImageSize | undefined;
+      if (request.preprocess.geometry === 'native') {
+        const sizes = `a=${left.row.width}x${left.row.height},b=${right.row.width}x${right.row.height}`;
+        if (left.row.width !== right.row.width || left.row.height !== right.row.height) {
+          return { ...errorRow(a, `size_mismatch:${sizes}`, left.row.sha256), key, cols };
+        }
+        size = { width: left.row.width ?? 0, height: left.row.height ?? 0 };
+        if (size.width < MIN_NATIVE_SIDE || size.height < MIN_NATIVE_SIDE) {
+          return { ...errorRow(a, `too_small:${sizes}`, left.row.sha256), key, cols };
+        }
+      }
+      const scores = await request.score(left.pixels, right.pixels, size);
       const row: RowResult = { ...left.row, uri: a, key, cols, scores };
       return row;
     }),

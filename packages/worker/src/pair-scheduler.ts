@@ -1,4 +1,4 @@
-import type { InferenceEngine, PairInferenceResult } from 'vgg-core';
+import type { ImageSize, InferenceEngine, PairInferenceResult } from 'vgg-core';
 import type { BatchObservation } from './stats.js';
 
 export interface PairSchedulerOptions {
@@ -14,6 +14,8 @@ export interface PairSchedulerOptions {
 interface Pending {
   a: Uint8Array;
   b: Uint8Array;
+  /** Whole images of this size (`--pair-size native`); absent for crops. Only pairs of one size share a batch. */
+  size: ImageSize | undefined;
   enqueuedAt: number;
   resolve: (scores: Float32Array) => void;
   reject: (reason: unknown) => void;
@@ -39,10 +41,13 @@ export class PairScheduler {
     this.#onBatch = options.onBatch;
   }
 
-  /** Queues one pair of crops; their buffers are transferred to the engine. */
-  score(a: Uint8Array, b: Uint8Array): Promise<Float32Array> {
+  /**
+   * Queues one pair of crops, or of whole images of `size`; their buffers are transferred to the engine. A batch
+   * holds pairs of one size: the oldest pair's, and whichever queued pairs share it.
+   */
+  score(a: Uint8Array, b: Uint8Array, size?: ImageSize): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ a, b, enqueuedAt: performance.now(), resolve, reject });
+      this.#queue.push({ a, b, size, enqueuedAt: performance.now(), resolve, reject });
       this.#pump();
     });
   }
@@ -50,7 +55,7 @@ export class PairScheduler {
   #pump(): void {
     if (this.#running || this.#queue.length === 0) return;
     const waited = performance.now() - this.#queue[0]!.enqueuedAt;
-    if (this.#queue.length >= this.#pairsPerBatch || waited >= this.#maxWaitMs) {
+    if (this.#sameSize().length >= this.#pairsPerBatch || waited >= this.#maxWaitMs) {
       this.#dispatch();
       return;
     }
@@ -60,12 +65,20 @@ export class PairScheduler {
     }, this.#maxWaitMs - waited);
   }
 
+  /** The queued pairs of the oldest pair's size, oldest first. */
+  #sameSize(): Pending[] {
+    const first = this.#queue[0]?.size;
+    return this.#queue.filter((p) => p.size?.width === first?.width && p.size?.height === first?.height);
+  }
+
   #dispatch(): void {
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    const batch = this.#queue.splice(0, this.#pairsPerBatch);
+    const batch = this.#sameSize().slice(0, this.#pairsPerBatch);
+    for (const pair of batch) this.#queue.splice(this.#queue.indexOf(pair), 1);
+    const size = batch[0]?.size;
     this.#running = true;
     const started = performance.now();
     const waitsMs = batch.flatMap((p) => [started - p.enqueuedAt, started - p.enqueuedAt]);
@@ -73,6 +86,7 @@ export class PairScheduler {
       .runPairs(
         batch.map((p) => p.a),
         batch.map((p) => p.b),
+        size,
       )
       .then(
         (result: PairInferenceResult) => {

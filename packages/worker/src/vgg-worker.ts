@@ -258,8 +258,11 @@ export class VggWorker {
         const scheduler = lease.model.scheduler(context.spec.output);
         outcome = context.spec.output.pairs
           ? await rowsOfPairChunk(job.data, this.#stages, {
-              preprocess: lease.model.preprocess,
-              score: (a, b) => lease.model.pairScheduler().score(a, b),
+              preprocess:
+                context.spec.output.pairs.size === 'native'
+                  ? lease.model.nativePreprocess
+                  : lease.model.preprocess,
+              score: (a, b, size) => lease.model.pairScheduler().score(a, b, size),
               signal,
             })
           : await rowsOfChunk(

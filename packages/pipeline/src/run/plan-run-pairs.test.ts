@@ -60,4 +60,28 @@ describe('pair runs in the run contract', () => {
     });
     expect(refusal({ out: '/o', pairs: 'p.csv', onnx: 'm.onnx' })).toMatchObject({ field: '--onnx' });
   });
+
+  it('store --pair-size native inside pairs, and refuse it without --pairs or with the fast pipeline', () => {
+    expect(planRun({ out: '/o', pairs: 'p.csv', pairSize: 'native' }).spec.output.pairs).toEqual({
+      manifest: 'p.csv',
+      contentLayer: 'relu2_2',
+      size: 'native',
+    });
+    // The default stores nothing, so specs from before the option compare equal on resume.
+    expect(planRun({ out: '/o', pairs: 'p.csv', pairSize: 'crop' }).spec.output.pairs).not.toHaveProperty(
+      'size',
+    );
+    expect(refusal({ out: '/o', pairSize: 'native' })).toMatchObject({
+      code: 'RUN_INVALID',
+      field: '--pair-size',
+      message: '--pair-size applies to pair runs; add --pairs FILE.',
+    });
+    expect(refusal({ out: '/o', pairs: 'p.csv', pairSize: 'native', preprocess: 'fast' })).toMatchObject({
+      field: '--pair-size',
+      message: expect.stringContaining('--preprocess fast'),
+    });
+    expect(refusal({ out: '/o', pairs: 'p.csv', pairSize: 'whole' as never })).toMatchObject({
+      field: '--pair-size',
+    });
+  });
 });

@@ -63,8 +63,18 @@ export function planRun(input: RunOptionsInput, now: Date = new Date()): RunPlan
     chunkSize: sections.run.chunkSize as number,
   };
   if (spec.output.pairs !== undefined) planPairs(spec, options);
-  else if (options.contentLayer !== undefined || options.lpipsWeights !== undefined) {
-    const flag = runOptionFlag(options.contentLayer !== undefined ? 'contentLayer' : 'lpipsWeights');
+  else if (
+    options.contentLayer !== undefined ||
+    options.lpipsWeights !== undefined ||
+    options.pairSize !== undefined
+  ) {
+    const key =
+      options.contentLayer !== undefined
+        ? 'contentLayer'
+        : options.lpipsWeights !== undefined
+          ? 'lpipsWeights'
+          : 'pairSize';
+    const flag = runOptionFlag(key);
     throw new RunError('RUN_INVALID', { field: flag }, `${flag} applies to pair runs; add --pairs FILE.`);
   }
   validateSpec(spec);
@@ -107,6 +117,13 @@ function planPairs(spec: RunSpec, options: RunOptions): void {
       ? `Expected a model with LPIPS's layers (${LPIPS_LAYERS.join(', ')}: vgg16 or vgg19, with or without _bn) for --model with --pairs but received ${JSON.stringify(spec.model.model)}`
       : cause.message.replace(' for contentLayer but', ` for ${flag} but`);
     throw new RunError('RUN_INVALID', { field: flag }, message, { cause });
+  }
+  if (output.pairs?.size === 'native' && spec.preprocess.pipeline === 'fast') {
+    throw new RunError(
+      'RUN_INVALID',
+      { field: runOptionFlag('pairSize') },
+      `--pair-size native decodes with the torchvision pipeline (PIL's pixels at full size); drop ${runOptionFlag('preprocess')} fast.`,
+    );
   }
   output.topK = 0;
   if (spec.input.keepCols.includes('b')) {

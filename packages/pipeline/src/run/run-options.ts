@@ -111,7 +111,19 @@ export const RUN_OPTIONS = {
             manifest: file,
             contentLayer: options.contentLayer ?? DEFAULT_CONTENT_LAYER,
             ...(typeof options.lpipsWeights === 'string' ? { lpipsWeights: options.lpipsWeights } : {}),
+            ...(options.pairSize === 'native' ? { size: 'native' } : {}),
           },
+  },
+  pairSize: {
+    kind: 'choice',
+    choices: ['crop', 'native'],
+    valueName: 'mode',
+    defaultText: 'crop',
+    description:
+      "with --pairs: crop = the run's Resize and CenterCrop (--resize-size, --crop-size); native = each image at its own size, no resize and no crop (a and b must be the same size, each side at least 16 px; torchvision pipeline only), e.g. an original and its compressed copy",
+    section: 'output',
+    // Stored inside `pairs`.
+    store: () => undefined,
   },
   contentLayer: {
     kind: 'string',

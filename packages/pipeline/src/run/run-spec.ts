@@ -45,6 +45,11 @@ export interface RunPairsSpec {
   contentLayer: string;
   /** LPIPS's learned linear weights (.safetensors URI); absent: unweighted. */
   lpipsWeights?: string;
+  /**
+   * `native` (`--pair-size native`): each image at its own size, no Resize and no CenterCrop; a and b must be the
+   * same size. Absent: the run's resize and crop.
+   */
+  size?: 'native';
 }
 
 /**
