@@ -129,15 +129,15 @@ export type { ShardInput } from './run/chunk-input.js';
 export { checkKeptColumns, keptColumnsOf, ROW_COLUMNS } from './run/output-columns.js';
 export type { ChunkRecord, RowTally } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
+export type { RunStoreOptions } from './run/run-store.js';
 export type {
   BoundModel,
   ChunkFence,
   CommitRefusal,
   ModelErrorNote,
   RunStatus,
-  RunStoreOptions,
   StuckChunk,
-} from './run/run-store.js';
+} from './run/run-store-types.js';
 export { connectRuns } from './run/run-connection.js';
 export type { RunConnection, RunConnectionOptions } from './run/run-connection.js';
 export { submitRun } from './run/submit.js';

@@ -33,7 +33,7 @@ export type { MetricsEndpointOptions, Readiness } from './telemetry/metrics-endp
 export { WorkerMetrics } from './telemetry/worker-metrics.js';
 export type { MetricStage, ModelInfo, ModelState } from './telemetry/worker-metrics.js';
 export { VggWorker } from './vgg-worker.js';
-export type { ChunkJobResult } from './vgg-worker.js';
+export type { ChunkJobResult } from './failed-chunks.js';
 export { DEFAULT_METRICS_PORT, resolveWorkerOptions, WORKER_FLAGS } from './worker-options.js';
 export type {
   ResolvedWorkerOptions,

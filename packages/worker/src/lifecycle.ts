@@ -98,3 +98,15 @@ async function within(promise: Promise<unknown>, ms: number): Promise<'done' | '
     clearTimeout(timer);
   }
 }
+
+/** Waits for `promise` (settled either way) or `ms`, whichever comes first. */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms));
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,7 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import {
-  type ChunkFence,
   type ChunkJobData,
   chunkInputSha256,
   finalizeRun,
@@ -13,11 +12,12 @@ import {
 } from 'vgg-pipeline';
 import { ByteBudget } from './byte-budget.js';
 import { ChunkCommitter } from './chunk-commit.js';
-import { type ChunkOutcome, failedRows, rowsOfChunk } from './chunk-inputs.js';
+import { type ChunkOutcome, rowsOfChunk } from './chunk-inputs.js';
 import { DedupCache } from './dedup-cache.js';
-import { type ChunkFencedError, isWorkerError, ModelLoadError } from './errors.js';
+import { isWorkerError, ModelLoadError } from './errors.js';
+import { type ChunkJobResult, FailedChunks, FinalizeError, lockFenceOf } from './failed-chunks.js';
 import { ImageStages } from './image-stages.js';
-import { Lifecycle, type LifecycleState } from './lifecycle.js';
+import { Lifecycle, type LifecycleState, settleWithin } from './lifecycle.js';
 import { type LoadedModel, loadModel, type ModelChoice, modelKeyOf } from './loaded-model.js';
 import { ModelFiles } from './model-files.js';
 import { isPermanentLoadFailure } from './model-load-failure.js';
@@ -31,19 +31,10 @@ import { openWorkerEndpoint } from './telemetry/worker-endpoint.js';
 import { WorkerMetrics } from './telemetry/worker-metrics.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type VggWorkerOptions } from './worker-options.js';
 
-/** Outcome of one chunk job, stored by BullMQ as the job's return value. */
-export interface ChunkJobResult {
-  rows: number;
-  ok: number;
-  error: number;
-  /** The chunk was not run (its run is cancelled) or not written (see ChunkFencedError). */
-  skipped?: 'cancelled' | 'fenced';
-}
-
 /**
  * Pulls chunk jobs, runs their images through VGG in shared batches and commits one Parquet shard per chunk; a
  * chunk's job completes only after its shard is durably written and recorded. A composition of parts: the
- * lifecycle, the model slot, the run contexts, the image stages and the chunk committer.
+ * lifecycle, the model slot, the run contexts, the image stages, the chunk committer and the failure path.
  */
 export class VggWorker {
   readonly options: ResolvedWorkerOptions;
@@ -62,6 +53,7 @@ export class VggWorker {
   readonly #stages: ImageStages;
   readonly #tars: TarShardRows;
   readonly #committer: ChunkCommitter;
+  readonly #failed: FailedChunks;
   readonly #lifecycle: Lifecycle;
   readonly #modelFiles: ModelFiles;
   /** Input bytes held (see --memory-budget-mb). */
@@ -108,6 +100,16 @@ export class VggWorker {
       workerId: options.workerId,
       stats: this.stats,
     });
+    this.#failed = new FailedChunks({
+      runStore: this.#runStore,
+      runs: this.#runs,
+      committer: this.#committer,
+      metrics: this.metrics,
+      workerId: options.workerId,
+      onEvent: options.onEvent,
+      finalize: (context, result) => this.#finalize(context, result),
+      warn: (message) => this.#warn(message),
+    });
     this.#bull = new Worker<ChunkJobData, ChunkJobResult>(
       options.queueName,
       (job, token, signal) => this.#process(job, token ?? '', signal),
@@ -128,9 +130,9 @@ export class VggWorker {
     // running it kept dying) still have to end as rows, or the run could never finalise.
     this.#bull.on('failed', (job, error) => {
       if (job)
-        void this.#recordStalledChunk(job, error).catch((e: unknown) =>
-          this.#warn(`could not record failed chunk: ${(e as Error).message}`),
-        );
+        void this.#failed
+          .recordStalled(job, error)
+          .catch((e: unknown) => this.#warn(`could not record failed chunk: ${(e as Error).message}`));
     });
     this.#lifecycle = new Lifecycle(
       {
@@ -234,7 +236,7 @@ export class VggWorker {
   ): Promise<ChunkJobResult> {
     const { runId, chunkIndex } = job.data;
     const started = performance.now();
-    const fence = this.#lockFence(job, token);
+    const fence = lockFenceOf(job, token);
     let model: LoadedModel | null = null;
     try {
       // Already committed with these inputs (a duplicate delivery, or a retry after the manifest failed to write):
@@ -279,13 +281,11 @@ export class VggWorker {
       } finally {
         lease.release();
       }
-      const { rows, facts } = outcome;
       const record = await this.#committer.commit(context, {
         chunkIndex,
-        rows,
+        ...outcome,
         model,
         failed: false,
-        facts,
         fence,
       });
       this.metrics.rowsCommitted(record);
@@ -308,11 +308,6 @@ export class VggWorker {
     }
   }
 
-  /** The fence of this attempt: the job's BullMQ lock must still hold `token` when the chunk is written. */
-  #lockFence(job: Job<ChunkJobData>, token: string): ChunkFence {
-    return { kind: 'lock', lockKey: `${job.queueQualifiedName}:${job.id}:lock`, token };
-  }
-
   /** A chunk attempt failed: hand it back when closing, retry it, or (last attempt) record its rows as errors. */
   async #fail(
     job: Job<ChunkJobData>,
@@ -323,7 +318,7 @@ export class VggWorker {
     signal: AbortSignal,
   ): Promise<ChunkJobResult> {
     const { runId, chunkIndex } = job.data;
-    if (isWorkerError(error, 'CHUNK_FENCED')) return this.#fenced(error);
+    if (isWorkerError(error, 'CHUNK_FENCED')) return this.#failed.fenced(error);
     if (signal.aborted && this.#lifecycle.state !== 'running') {
       // Hand the chunk back now instead of waiting for its lock to lapse; this does not count as an attempt.
       await job.moveToWait(token);
@@ -336,91 +331,12 @@ export class VggWorker {
     this.metrics.chunkOutcome('failed');
     this.options.onEvent?.({ type: 'chunk-failed', runId, chunkIndex, attempt, final, message });
     if (!final) throw error;
-    // A committed chunk whose manifest could not be written: its outputs stand (never failure rows over them), and
-    // the run is finalised by a later commit or by `vgg-producer submit` of the run (status shows the reason).
+    // A committed chunk whose manifest could not be written: its outputs stand (never failure rows over them); a
+    // later commit or `vgg-producer submit` of the run finalises it (status shows why).
     if (error instanceof FinalizeError) return error.result;
     // Poison chunk: its inputs still end as rows (errors), so the run can finalise and retry-failed can find them.
-    // The note comes first, so that if the rows cannot be written either, status shows the run as stuck.
-    await this.#runStore.markChunkStuck(runId, {
-      chunkIndex,
-      reason: message,
-      workerId: this.options.workerId,
-      at: new Date().toISOString(),
-    });
     const reason = isWorkerError(error, 'MODEL_MISMATCH') ? 'model_mismatch' : 'chunk_failed';
-    const { rows, facts } = failedRows(job.data, reason);
-    try {
-      const record = await this.#committer.commit(context, {
-        chunkIndex,
-        rows,
-        model,
-        failed: true,
-        facts,
-        fence: this.#lockFence(job, token),
-      });
-      this.metrics.rowsCommitted(record);
-      const result = { rows: record.rows, ok: 0, error: record.error };
-      await this.#finalize(context, result);
-      return result;
-    } catch (failure) {
-      if (isWorkerError(failure, 'CHUNK_FENCED')) return this.#fenced(failure);
-      if (failure instanceof FinalizeError) return failure.result;
-      throw failure;
-    }
-  }
-
-  /** An attempt that may not write (see ChunkFencedError) ends quietly: another attempt owns the chunk. */
-  #fenced(error: ChunkFencedError): ChunkJobResult {
-    const { runId, chunkIndex, refusal, message } = error;
-    this.options.onEvent?.({ type: 'chunk-fenced', runId, chunkIndex, refusal, message });
-    return { rows: 0, ok: 0, error: 0, skipped: 'fenced' };
-  }
-
-  async #recordStalledChunk(job: Job<ChunkJobData>, error: Error): Promise<void> {
-    if (!(await job.isFailed())) return;
-    const { runId, chunkIndex } = job.data;
-    if (await this.#runStore.getChunkRecord(runId, chunkIndex)) return;
-    if ((await this.#runStore.getState(runId)) === 'cancelled') return;
-    const attempt = job.attemptsMade;
-    this.options.onEvent?.({
-      type: 'chunk-failed',
-      runId,
-      chunkIndex,
-      attempt,
-      final: true,
-      message: error.message,
-    });
-    await this.#runStore.markChunkStuck(runId, {
-      chunkIndex,
-      reason: error.message,
-      workerId: this.options.workerId,
-      at: new Date().toISOString(),
-    });
-    await this.#runs.use(runId, async (context) => {
-      const { rows, facts } = failedRows(job.data, 'chunk_failed');
-      // Fenced on the job being in the failed set: a re-submitted run may already have re-added the chunk.
-      const fence: ChunkFence = {
-        kind: 'failed-job',
-        failedKey: `${job.queueQualifiedName}:failed`,
-        jobId: job.id ?? '',
-      };
-      try {
-        this.metrics.rowsCommitted(
-          await this.#committer.commit(context, {
-            chunkIndex,
-            rows,
-            model: null,
-            failed: true,
-            facts,
-            fence,
-          }),
-        );
-      } catch (failure) {
-        if (isWorkerError(failure, 'CHUNK_FENCED')) return void this.#fenced(failure);
-        throw failure;
-      }
-      await this.#finalize(context).catch((e: unknown) => this.#warn((e as Error).message));
-    });
+    return this.#failed.recordFinal(job, context, model, message, reason, lockFenceOf(job, token));
   }
 
   async #openRun(runId: string): Promise<RunContext> {
@@ -482,28 +398,5 @@ export class VggWorker {
 
   #warn(message: string): void {
     this.options.onEvent?.({ type: 'warning', message });
-  }
-}
-
-/** Waits for `promise` (settled either way) or `ms`, whichever comes first. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise.catch(() => undefined),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, ms));
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
-/** The manifest could not be written after a chunk was committed; `result` is the committed chunk's. */
-class FinalizeError extends Error {
-  constructor(
-    cause: unknown,
-    readonly result: ChunkJobResult = { rows: 0, ok: 0, error: 0 },
-  ) {
-    super(`could not write the manifest: ${(cause as Error).message}`, { cause });
-    this.name = 'FinalizeError';
   }
 }

@@ -1,4 +1,4 @@
-import type { RunStatus } from './run-store.js';
+import type { RunStatus } from './run-store-types.js';
 
 export interface RunProgress {
   status: RunStatus;

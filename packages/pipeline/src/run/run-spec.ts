@@ -93,3 +93,21 @@ export function generateRunId(now: Date = new Date()): string {
     .padStart(4, '0');
   return `run-${stamp}-${suffix}`;
 }
+
+/** A stored spec; runs submitted before input options existed read as reading their sources by extension. */
+export function parseSpec(raw: string): RunSpec {
+  const spec = JSON.parse(raw) as RunSpec;
+  spec.input ??= { keepCols: [] };
+  return spec;
+}
+
+/** JSON with object keys sorted, so two specs compare equal whatever order their fields were written in. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+}

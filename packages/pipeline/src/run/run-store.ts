@@ -2,7 +2,16 @@ import type { Redis } from 'ioredis';
 import { RunError } from '../errors.js';
 import type { ChunkRecord } from './chunk-record.js';
 import { parseModelBinding, type RunModelBinding } from './model-binding.js';
-import type { RunSpec, RunState } from './run-spec.js';
+import { parseSpec, type RunSpec, type RunState, stableJson } from './run-spec.js';
+import { BEGIN_FINALIZE, END_FINALIZE, FENCED_COMMIT, MARK_ENQUEUED, REOPEN } from './run-store-scripts.js';
+import type {
+  BoundModel,
+  ChunkFence,
+  CommitRefusal,
+  ModelErrorNote,
+  RunStatus,
+  StuckChunk,
+} from './run-store-types.js';
 
 export interface RunStoreOptions {
   redis: Redis;
@@ -10,157 +19,10 @@ export interface RunStoreOptions {
   prefix?: string;
 }
 
-export interface RunStatus {
-  spec: RunSpec;
-  state: RunState;
-  /** Set once the producer has enqueued every chunk. */
-  totalChunks: number | null;
-  totalInputs: number | null;
-  /** Of the inputs, tar shards (whose image count is known only once read); null before enqueueing ended. */
-  tarShards: number | null;
-  committedChunks: number;
-  rows: number;
-  ok: number;
-  error: number;
-  modelSha256: string | null;
-  manifestWrittenAt: string | null;
-  /** Why the last attempt to write the manifest failed; cleared once it is written. */
-  finalizeError: string | null;
-  /** Chunks that failed for good without their error rows written (see RunStore.markChunkStuck). */
-  stuck: StuckChunk[];
-  records: ChunkRecord[];
-  /** Why a worker could not load the run's model, when the last attempt to load it failed (see noteModelError). */
-  modelError?: ModelErrorNote | null;
-}
-
-/** A worker's failure to load a run's model, for `status`. */
-export interface ModelErrorNote {
-  message: string;
-  /** Will not succeed by retrying (HTTP 404, a corrupt file): the run's chunks fail without retries. */
-  permanent: boolean;
-  workerId: string;
-  at: string;
-}
-
-// Moves a run to `finalizing` once every chunk index 0..total-1 has a record (HLEN alone would count records of
-// indexes a changed listing no longer has). The lock key expires so a finaliser that dies is replaced by the next
-// caller; the state check makes a finalised run final.
-const BEGIN_FINALIZE = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'running' and state ~= 'finalizing' then return 0 end
-local total = tonumber(redis.call('HGET', KEYS[1], 'totalChunks'))
-if not total then return 0 end
-if redis.call('HLEN', KEYS[2]) < total then return 0 end
-for i = 0, total - 1 do
-  if redis.call('HEXISTS', KEYS[2], tostring(i)) == 0 then return 0 end
-end
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'state', 'finalizing')
-  return 1
-end
-return 0
-`;
-
-// Ends a finalisation: only the lock's owner, and only while the run is still finalizing (retry-failed may have
-// re-opened it meanwhile, and then the run must finalise again rather than be marked final).
-const END_FINALIZE = `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
-if redis.call('HGET', KEYS[1], 'state') ~= 'finalizing' then return 0 end
-if ARGV[2] == 'done' then
-  redis.call('HSET', KEYS[1], 'state', 'finalized', 'manifestWrittenAt', ARGV[3])
-  redis.call('HDEL', KEYS[1], 'finalizeError')
-else
-  redis.call('HSET', KEYS[1], 'state', 'running', 'finalizeError', ARGV[3])
-end
-return 1
-`;
-
-// The fence of a chunk commit, checked before the shard is written and again, atomically, when it is recorded:
-// - the writer holds the chunk job's BullMQ lock (a worker whose lock lapsed, after a SIGSTOP, a GC pause or a
-//   partition, never writes), or records a job that BullMQ failed for good;
-// - the run is neither finalising, finalised nor cancelled (outputs a manifest lists are never touched);
-// - failure rows never replace a committed chunk's rows.
-// ARGV: mode ('check' | 'record'), chunk index, fence kind ('lock' | 'failed-job' | 'none'), token or job id,
-// failed ('1' | '0'), record JSON.
-const FENCED_COMMIT = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'no-run' end
-if state == 'cancelled' then return 'cancelled' end
-if state == 'finalizing' or state == 'finalized' then return 'run-finished' end
-if ARGV[3] == 'lock' then
-  if redis.call('GET', KEYS[3]) ~= ARGV[4] then return 'lock-lost' end
-elseif ARGV[3] == 'failed-job' then
-  if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then return 'lock-lost' end
-end
-if ARGV[5] == '1' then
-  local existing = redis.call('HGET', KEYS[2], ARGV[2])
-  if existing and not cjson.decode(existing).failed then return 'committed' end
-end
-if ARGV[1] == 'record' then
-  redis.call('HSET', KEYS[2], ARGV[2], ARGV[6])
-  redis.call('HDEL', KEYS[4], ARGV[2])
-end
-return 'ok'
-`;
-
-// Records the totals once the producer has enqueued every chunk. A finalised run whose chunk count changed
-// (it gained chunks) is open again, so it finalises again with them.
-const MARK_ENQUEUED = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'cancelled' then return 0 end
-local before = redis.call('HGET', KEYS[1], 'totalChunks')
-redis.call('HSET', KEYS[1], 'totalChunks', ARGV[1], 'totalInputs', ARGV[2], 'tarShards', ARGV[3])
-if state == 'enqueuing' or not state then
-  redis.call('HSET', KEYS[1], 'state', 'running')
-elseif state == 'finalized' and before ~= ARGV[1] then
-  redis.call('HSET', KEYS[1], 'state', 'running')
-  redis.call('HDEL', KEYS[1], 'manifestWrittenAt')
-end
-return 1
-`;
-
-// Re-opens a run for retry-failed in one step: the chunks' records go and the run is running again, so no
-// finaliser sees the run complete with the stale records; a finalisation in progress loses its lock.
-const REOPEN = `
-redis.call('HSET', KEYS[1], 'state', 'running')
-redis.call('HDEL', KEYS[1], 'manifestWrittenAt')
-redis.call('DEL', KEYS[3])
-if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
-return 1
-`;
-
-/**
- * Who may write a chunk (see FENCED_COMMIT): the holder of its job's BullMQ lock (`lockKey` holds `token`), or
- * the recorder of a job BullMQ failed for good (`jobId` is in the queue's failed set `failedKey`). `none` is for
- * the producer adopting shards of a run it re-creates.
- */
-export type ChunkFence =
-  | { kind: 'lock'; lockKey: string; token: string }
-  | { kind: 'failed-job'; failedKey: string; jobId: string }
-  | { kind: 'none' };
-
-/** Why a chunk may not be written: see FENCED_COMMIT. */
-export type CommitRefusal = 'no-run' | 'cancelled' | 'run-finished' | 'lock-lost' | 'committed';
-
-/** A chunk that failed for good without its error rows written: the run cannot finalise until it is re-added. */
-export interface StuckChunk {
-  chunkIndex: number;
-  reason: string;
-  workerId: string;
-  at: string;
-}
-
 /**
  * Run state in Redis: the spec, chunk commit records and the finalisation lock. Chunk records are keyed by chunk
  * index, so a chunk committed twice is still recorded once.
  */
-/** What a run's model binding pins: the weights, and the resolved preprocessing as JSON. */
-export interface BoundModel {
-  weightsSha256: string;
-  preprocessing: string;
-}
-
 export class RunStore {
   readonly redis: Redis;
   readonly prefix: string;
@@ -522,21 +384,4 @@ export class RunStore {
       modelError: hash.modelError ? (JSON.parse(hash.modelError) as ModelErrorNote) : null,
     };
   }
-}
-
-/** A stored spec; runs submitted before input options existed read as reading their sources by extension. */
-function parseSpec(raw: string): RunSpec {
-  const spec = JSON.parse(raw) as RunSpec;
-  spec.input ??= { keepCols: [] };
-  return spec;
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { progressOf } from './progress.js';
-import type { RunStatus } from './run-store.js';
+import type { RunStatus } from './run-store-types.js';
 import { formatDuration, formatProgressBar, formatStatus } from './status-format.js';
 
 function status(overrides: Partial<RunStatus>): RunStatus {
