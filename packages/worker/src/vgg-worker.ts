@@ -258,12 +258,10 @@ export class VggWorker {
         model = lease.model;
         await lease.model.bindRun(runId, context.spec.output, this.#runStore);
         const scheduler = lease.model.scheduler(context.spec.output);
-        outcome = context.spec.output.pairs
+        const { pairs } = context.spec.output;
+        outcome = pairs
           ? await rowsOfPairChunk(job.data, this.#stages, {
-              preprocess:
-                context.spec.output.pairs.size === 'native'
-                  ? lease.model.nativePreprocess
-                  : lease.model.preprocess,
+              preprocess: pairs?.size === 'native' ? lease.model.nativePreprocess : lease.model.preprocess,
               score: (a, b, size) => lease.model.pairScheduler().score(a, b, size),
               signal,
             })
