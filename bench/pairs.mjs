@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeImage, InferenceEngine, prepareModel, resolvePreprocessOptions } from 'vgg-core';
+import { positiveFlag } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -33,14 +34,7 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const positive = (name) => {
-  const n = Number(flags[name]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`Expected positive integer for --${name} but received ${JSON.stringify(flags[name])}`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (name) => positiveFlag(flags, name);
 const threads = positive('threads');
 const batch = positive('batch');
 const trials = positive('trials');

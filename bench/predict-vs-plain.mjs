@@ -33,6 +33,7 @@ import {
   toInputTensor,
 } from 'vgg-core';
 import { writePlainGraph } from './plain-graph.mjs';
+import { positiveFlag } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -50,14 +51,7 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const positive = (name) => {
-  const n = Number(flags[name]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`Expected positive integer for --${name} but received ${JSON.stringify(flags[name])}`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (name) => positiveFlag(flags, name);
 const threads = positive('threads');
 const batchSize = positive('batch');
 const trials = positive('trials');

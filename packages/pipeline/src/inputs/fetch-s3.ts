@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { FetchError } from '../errors.js';
 import { classifyS3Error } from '../storage/s3-client.js';
 import { parseS3Uri } from '../uri.js';
@@ -8,16 +8,7 @@ import { readLimited, StallTimer } from './stall-timer.js';
 
 /** Reads an `s3://bucket/key` object up to maxBytes, with a stall timeout on the body. */
 export async function fetchS3(uri: string, options: ResolvedFetchOptions): Promise<Uint8Array> {
-  let bucket: string;
-  let key: string;
-  try {
-    ({ bucket, key } = parseS3Uri(uri));
-  } catch (cause) {
-    throw new FetchError('invalid_uri', uri, 'expected s3://bucket/key', { cause });
-  }
-  if (key === '' || key.endsWith('/'))
-    throw new FetchError('invalid_uri', uri, 'names a prefix, not an object');
-  const client = typeof options.s3 === 'function' ? options.s3() : options.s3;
+  const { bucket, key, client } = s3ObjectOf(uri, options);
   const timer = new StallTimer(options.signal);
   try {
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
@@ -81,4 +72,20 @@ export function mapS3Failure(
     cause,
     transient: info.transient,
   });
+}
+
+/** The bucket and key of an `s3://bucket/key` object URI, and the client to read it with; invalid_uri otherwise. */
+export function s3ObjectOf(
+  uri: string,
+  options: Pick<ResolvedFetchOptions, 's3'>,
+): { bucket: string; key: string; client: S3Client } {
+  let location: { bucket: string; key: string };
+  try {
+    location = parseS3Uri(uri);
+  } catch (cause) {
+    throw new FetchError('invalid_uri', uri, 'expected s3://bucket/key', { cause });
+  }
+  if (location.key === '' || location.key.endsWith('/'))
+    throw new FetchError('invalid_uri', uri, 'names a prefix, not an object');
+  return { ...location, client: typeof options.s3 === 'function' ? options.s3() : options.s3 };
 }

@@ -4,11 +4,11 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { FetchError, isPipelineError } from '../errors.js';
-import { parseS3Uri, schemeOf } from '../uri.js';
+import { schemeOf } from '../uri.js';
 import { streamHttp } from './fetch-http.js';
 import { localFetchError, localPathOf } from './fetch-local.js';
 import { type FetchInputOptions, type ResolvedFetchOptions, resolveFetchOptions } from './fetch-options.js';
-import { mapS3Failure } from './fetch-s3.js';
+import { mapS3Failure, s3ObjectOf } from './fetch-s3.js';
 import { StallTimer } from './stall-timer.js';
 
 /** Options of {@link streamInput}. */
@@ -78,16 +78,7 @@ async function* streamS3(
   options: ResolvedFetchOptions,
   offset: number,
 ): AsyncGenerator<Uint8Array> {
-  let bucket: string;
-  let key: string;
-  try {
-    ({ bucket, key } = parseS3Uri(uri));
-  } catch (cause) {
-    throw new FetchError('invalid_uri', uri, 'expected s3://bucket/key', { cause });
-  }
-  if (key === '' || key.endsWith('/'))
-    throw new FetchError('invalid_uri', uri, 'names a prefix, not an object');
-  const client = typeof options.s3 === 'function' ? options.s3() : options.s3;
+  const { bucket, key, client } = s3ObjectOf(uri, options);
   const timer = new StallTimer(options.signal);
   let body: (Readable & AsyncIterable<Uint8Array>) | undefined;
   try {
