@@ -1,12 +1,15 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureSampleImages } from 'vgg-local-kit';
+import { promisify } from 'node:util';
+import { ensureSampleImages, RedisServerProcess } from 'vgg-local-kit';
 
 const bin = path.resolve(import.meta.dirname, '../apps/local/bin/vgg-local.js');
+const fixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/images');
+const producerBin = path.resolve(import.meta.dirname, '../apps/producer/bin/vgg-producer.js');
 let dir: string;
 
 beforeAll(async () => {
@@ -17,7 +20,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string }> {
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,12 +28,15 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string }
       env: { ...process.env, REDIS_URL: '', VGG_OUT: '' },
     });
     let stdout = '';
+    let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
-    child.stderr.resume();
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout }));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -83,5 +89,30 @@ describe('vgg-local', () => {
       socket.once('error', () => resolve(true));
     });
     expect(refused).toBe(true);
+  });
+
+  it('refuses to resume a run whose listing changed with exit 2, naming the chunk and what to do', async () => {
+    // A Redis of its own: vgg-local submits under the default prefix and queue.
+    const redis = await RedisServerProcess.create();
+    try {
+      const src = path.join(dir, 'relisted');
+      await mkdir(src);
+      const images = (await readdir(fixtures)).filter((f) => f.endsWith('.jpg'));
+      for (const f of images.slice(0, 2)) await copyFile(path.join(fixtures, f), path.join(src, f));
+      const args = [src, '--model', '[8,M]', '--input-size', '32', '--chunk-size', '1', '--run', 'relisted'];
+      const out = ['--out', path.join(dir, 'relisted-out')];
+      await promisify(execFile)(process.execPath, [producerBin, 'submit', ...args, ...out], {
+        env: { PATH: process.env.PATH ?? '', REDIS_URL: redis.url },
+      });
+      await copyFile(path.join(fixtures, images[2]!), path.join(src, `0-${images[2]!}`));
+      const { code, stderr } = await runCli([...args, ...out, '--redis-url', redis.url, '--workers', '0']);
+      expect(code, stderr).toBe(2);
+      expect(stderr).toContain(
+        'Run relisted was first submitted with another listing of its sources: chunk 0',
+      );
+      expect(stderr).toContain('submit the new listing as a new run (another --run id)');
+    } finally {
+      await redis.close();
+    }
   });
 });

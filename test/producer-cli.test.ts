@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,11 +24,11 @@ afterAll(async () => {
 });
 
 /** Runs `vgg-producer submit` against the test Redis under the harness's private prefix. */
-async function submit(args: string[], env: Record<string, string> = {}) {
+async function submit(args: string[], env: Record<string, string> = {}, source = images) {
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      [producerMain, 'submit', images, '--out', out, '--model', '[8,M,16,M]', '--input-size', '32', ...args],
+      [producerMain, 'submit', source, '--out', out, '--model', '[8,M,16,M]', '--input-size', '32', ...args],
       { env: { PATH: process.env.PATH ?? '', REDIS_URL: inject('redisUrl'), VGG_PREFIX: h.prefix, ...env } },
     );
     return { code: 0, stdout, stderr };
@@ -60,5 +60,24 @@ describe('vgg-producer submit', () => {
     expect(bad.stderr).toContain(
       'Expected one of true, false, 1, 0, yes, no for VGG_FP16 but received "maybe"',
     );
+  });
+
+  it('refuses a resubmitted run whose listing changed with exit 2, naming the chunk and what to do', async () => {
+    const src = path.join(out, 'listing-src');
+    await mkdir(src);
+    const files = (await readdir(images)).filter((f) => f.endsWith('.jpg')).slice(0, 3);
+    for (const f of files.slice(0, 2)) await copyFile(path.join(images, f), path.join(src, f));
+    expect((await submit(['--run', 'relisted', '--chunk-size', '1'], {}, src)).code).toBe(0);
+    await copyFile(path.join(images, files[2]!), path.join(src, `0-${files[2]!}`));
+    const changed = await submit(['--run', 'relisted', '--chunk-size', '1'], {}, src);
+    expect(changed.code).toBe(2);
+    expect(changed.stderr).toContain(
+      'Run relisted was first submitted with another listing of its sources: chunk 0',
+    );
+    expect(changed.stderr).toContain('submit the new listing as a new run (another --run id)');
+    // Other options under the same id are the user's to fix too.
+    const otherTop = await submit(['--run', 'relisted', '--chunk-size', '1', '--top', '3'], {}, src);
+    expect(otherTop.code).toBe(2);
+    expect(otherTop.stderr).toContain('Run relisted already exists with a different output');
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type LogLevel, runCli } from 'vgg-cli-kit';
-import { isPipelineError, redactUri } from 'vgg-pipeline';
+import { isRunUsageError, redactUri } from 'vgg-pipeline';
 import { localProgram } from './cli.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -28,5 +28,5 @@ const logger = (level: LogLevel | undefined) =>
 process.exitCode = await runCli(
   localProgram({ env: process.env, stdout: process.stdout, repoRoot, logger }),
   process.argv,
-  { stderr: process.stderr, isUsage: (error) => isPipelineError(error, 'RUN_INVALID') },
+  { stderr: process.stderr, isUsage: isRunUsageError },
 );

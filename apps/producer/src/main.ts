@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The producer's composition root: the only place that reads the process's environment or sets its exit status.
 import { createLogger, type LogLevel, runCli } from 'vgg-cli-kit';
-import { isPipelineError, redactUri } from 'vgg-pipeline';
+import { isRunUsageError, redactUri } from 'vgg-pipeline';
 import { producerProgram } from './cli.js';
 
 // At a terminal stdout already says what happened, so only warnings are logged unless --log-level asks for more;
@@ -16,8 +16,9 @@ const logger = (level: LogLevel | undefined) =>
     redactUri,
   });
 const io = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, logger };
-// Options that cannot work (checked at submit against vgg-core) are usage errors, like a bad flag: exit 2.
+// Options that cannot work (checked at submit against vgg-core) and a run id resubmitted with other options or
+// another listing are usage errors, like a bad flag: exit 2.
 process.exitCode = await runCli(producerProgram(io), process.argv, {
   stderr: process.stderr,
-  isUsage: (error) => isPipelineError(error, 'RUN_INVALID'),
+  isUsage: isRunUsageError,
 });

@@ -212,6 +212,17 @@ export class RunError extends PipelineError {
   }
 }
 
+/**
+ * Whether a run error is the user's to fix by calling the command differently, which the CLIs report as a usage
+ * error (exit 2): options that cannot work (`RUN_INVALID`), or a run id resubmitted with other options or another
+ * listing of its inputs (`RUN_CONFLICT` from submit). A compaction that raced a retry (`RUN_CONFLICT` on the
+ * `manifest`) is not: running it again later is the fix.
+ */
+export function isRunUsageError(error: unknown): boolean {
+  if (isPipelineError(error, 'RUN_INVALID')) return true;
+  return isPipelineError(error, 'RUN_CONFLICT') && error.field !== 'manifest';
+}
+
 /** The run `runId` does not exist in this Redis. */
 export function runNotFound(runId: string): RunError {
   return new RunError(

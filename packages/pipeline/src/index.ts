@@ -6,6 +6,7 @@ export {
   ForbiddenAddressError,
   invalidOption,
   isPipelineError,
+  isRunUsageError,
   OptionError,
   PipelineError,
   RunError,
