@@ -18,6 +18,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 const defaultBin = path.join(here, '..', 'apps', 'local', 'bin', 'vgg-local.js');
 
+const SMALL_MODEL_ARGS = ['--model', '[16,M,32,M,64,M]', '--classifier-width', '256', '--seed', '1'];
+
 /** The caller's environment less what would point vgg-local at shared servers: it starts its own Redis. */
 function localEnv() {
   const env = { ...process.env, FORCE_COLOR: '0' };
@@ -34,28 +36,48 @@ export async function measureLocalRun({ dir, model, extraArgs = [], bin = defaul
   const lines = [];
   const child = spawn(
     process.execPath,
-    [bin, dir, '--model', model, '--out', out, '--verbose', '--chunk-size', '16', ...extraArgs],
+    [
+      bin,
+      dir,
+      ...(model === 'small' ? SMALL_MODEL_ARGS : ['--model', model]),
+      '--out',
+      out,
+      '--verbose',
+      '--chunk-size',
+      '16',
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: localEnv() },
   );
   let chunks = 0;
   const onLine = (line) => {
     const t = at();
     lines.push(`${(t / 1000).toFixed(2).padStart(6)} s  ${line}`);
-    if (/started private redis-server/.test(line)) phases.redisReadyMs ??= t;
-    if (/^run \S+: \d+ images/.test(line)) phases.submittedMs ??= t;
-    const load = line.match(/model \S+ loaded on \S+ in ([\d.]+)s/);
-    if (load) {
-      phases.modelLoadedMs ??= t;
-      phases.modelLoadMs = Number(load[1]) * 1000;
+    // vgg-local logs JSON records when its output is not a terminal (pino); the summary is plain text.
+    let rec = null;
+    if (line.startsWith('{')) {
+      try {
+        rec = JSON.parse(line);
+      } catch {}
     }
-    if (/chunk \d+: \d+\/\d+ ok in/.test(line)) {
+    if (!rec) {
+      if (/^Run \S+ finished in/.test(line)) phases.summaryMs ??= t;
+      return;
+    }
+    if (/started private redis-server/.test(rec.msg ?? '')) phases.redisReadyMs ??= t;
+    if (rec.inputs !== undefined && rec.chunks !== undefined) phases.submittedMs ??= t;
+    if (rec.worker !== 1) return;
+    if (rec.type === 'ready') phases.workerReadyMs ??= t;
+    if (rec.type === 'model-loaded') {
+      phases.modelLoadedMs ??= t;
+      phases.modelLoadMs = rec.ms;
+    }
+    if (rec.type === 'chunk-done') {
       chunks += 1;
       phases.firstChunkMs ??= t;
       phases.lastChunkMs = t;
     }
-    if (/\[worker 1\] ready$/.test(line)) phases.workerReadyMs ??= t;
-    if (/\[worker 1\] run finalised/.test(line)) phases.finalizedMs ??= t;
-    if (/^Run \S+ finished in/.test(line)) phases.summaryMs ??= t;
+    if (rec.type === 'run-finalized') phases.finalizedMs ??= t;
   };
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
@@ -82,7 +104,9 @@ export function phaseDurations(p) {
     toWorkerReadyMs: p.workerReadyMs,
     toModelLoadStartMs: loadStartMs,
     modelLoadMs: p.modelLoadMs,
+    toFirstChunkMs: p.firstChunkMs,
     modelLoadedToLastChunkMs: p.lastChunkMs - p.modelLoadedMs,
+    lastChunkToFinalizedMs: p.finalizedMs - p.lastChunkMs,
     lastChunkToExitMs: p.exitMs - p.lastChunkMs,
     totalMs: p.exitMs,
     beyondModelLoadMs: p.exitMs - p.modelLoadMs,
@@ -98,6 +122,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values: flags } = parseArgs({
     options: {
       images: { type: 'string', default: '48' },
+      // `small` is the bench's small network ([16,M,32,M,64,M], fc 256), where inference is negligible.
       model: { type: 'string', default: 'vgg16' },
       repeat: { type: 'string', default: '1' },
       dir: { type: 'string' },

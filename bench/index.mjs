@@ -122,7 +122,7 @@ async function writeRun(dir, vectors, dim) {
     const key = shardKeyFor(index);
     await store.put(
       key,
-      encodeParquetShard({
+      await encodeParquetShard({
         uri: uris,
         status: uris.map(() => 'ok'),
         error: uris.map(() => null),

@@ -121,7 +121,7 @@ describe('vgg-index build and query', () => {
         expect(row.uri).toBe(ok[id]?.uri);
         expect(row.sha256).toBe(`sha-${ok[id]?.uri}`);
         // (key, row) addresses the same input in the run's shard.
-        expect(readShardUris(await runStore.get(row.key))[row.row]).toBe(row.uri);
+        expect((await readShardUris(await runStore.get(row.key)))[row.row]).toBe(row.uri);
         expect(row.key).toBe(`shards/chunk-${String(row.shard).padStart(6, '0')}.parquet`);
         id++;
       }

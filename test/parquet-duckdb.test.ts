@@ -54,7 +54,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'vgg-parquet-'));
   const shard = bigShard();
   const started = performance.now();
-  encoded = encodeParquetShard(shard);
+  encoded = await encodeParquetShard(shard);
   const ms = performance.now() - started;
   const rawMb = (ROWS * DIM * 4 + ROWS * HALF_DIM * 2) / 1e6;
   console.log(

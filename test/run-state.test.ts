@@ -226,7 +226,7 @@ describe('manifest write failures (item 9)', () => {
     expect(status).toMatchObject({ state: 'running', rows: 3, ok: 3, error: 0 });
     expect(status?.records[0]?.failed).toBeUndefined();
     expect(status?.finalizeError).toMatch(/EISDIR|EEXIST|ENOTEMPTY|directory/);
-    const shard = readShardSummary(
+    const shard = await readShardSummary(
       await new LocalObjectStore({ dir: path.join(out, 'nomanifest') }).get(status!.records[0]!.shardKey),
     );
     expect(shard.status).toEqual(['ok', 'ok', 'ok']);

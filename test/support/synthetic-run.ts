@@ -98,7 +98,7 @@ export async function writeSyntheticRun(
     const key = shardKeyFor(chunk);
     await store.put(
       key,
-      encodeParquetShard({
+      await encodeParquetShard({
         uri: rows.map((r) => r.uri),
         status: rows.map((r) => ('vector' in r ? 'ok' : 'error')),
         error: rows.map((r) => ('error' in r ? r.error : null)),

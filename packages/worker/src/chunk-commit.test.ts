@@ -146,7 +146,7 @@ describe('ChunkCommitter', () => {
       ],
     });
     expect(records).toEqual([record]);
-    const shard = readShardSummary(await ctx.store.get(record.shardKey));
+    const shard = await readShardSummary(await ctx.store.get(record.shardKey));
     expect(shard.uri).toEqual(['/a.jpg', '/b.jpg', '/c.jpg']);
     expect(shard.error).toEqual([null, 'not_found', null]);
     expect(await ctx.store.exists('embeddings/fc7/img_emb/img_emb_000003.npy')).toBe(true);
@@ -224,7 +224,7 @@ describe('ChunkCommitter fencing', () => {
     });
     await expect(commit).rejects.toMatchObject({ code: 'CHUNK_FENCED', refusal: 'run-finished' });
     expect(seen[0]?.inputSha256).toBe('ef'.repeat(32));
-    const shard = readShardSummary(await ctx.store.get('shards/chunk-000000.parquet'));
+    const shard = await readShardSummary(await ctx.store.get('shards/chunk-000000.parquet'));
     expect(shard.metadata.get('vgg.inputs_sha256')).toBe('ef'.repeat(32));
   });
 });

@@ -13,11 +13,11 @@ export type EncodeRequest =
 
 export type EncodeResponse = { id: number; bytes: Uint8Array } | { id: number; error: string };
 
-parentPort?.on('message', (request: EncodeRequest) => {
+parentPort?.on('message', async (request: EncodeRequest) => {
   try {
     const bytes =
       request.kind === 'parquet'
-        ? encodeParquetShard(request.columns)
+        ? await encodeParquetShard(request.columns)
         : encodeNpy(request.data, request.shape, request.dtype);
     parentPort?.postMessage({ id: request.id, bytes } satisfies EncodeResponse, [
       bytes.buffer as ArrayBuffer,

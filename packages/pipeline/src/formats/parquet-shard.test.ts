@@ -35,8 +35,8 @@ function readBack(bytes: Uint8Array) {
 }
 
 describe('encodeParquetShard', () => {
-  it('writes the documented columns and types', () => {
-    const table = readBack(encodeParquetShard(sampleShard()));
+  it('writes the documented columns and types', async () => {
+    const table = readBack(await encodeParquetShard(sampleShard()));
     const types = Object.fromEntries(table.schema.fields.map((f) => [f.name, f.type]));
     expect(table.schema.fields.map((f) => f.name)).toEqual([
       'uri',
@@ -70,8 +70,8 @@ describe('encodeParquetShard', () => {
     expect(nullable).toMatchObject({ uri: false, status: false, error: true, width: true, emb_fc7: true });
   });
 
-  it('stores values for ok rows and nulls for error rows', () => {
-    const table = readBack(encodeParquetShard(sampleShard()));
+  it('stores values for ok rows and nulls for error rows', async () => {
+    const table = readBack(await encodeParquetShard(sampleShard()));
     const rows = table.toArray().map((row) => row.toJSON());
     expect(rows[0]).toMatchObject({
       uri: '/a.jpg',
@@ -102,7 +102,7 @@ describe('encodeParquetShard', () => {
   });
 
   it('writes the metadata as file key-value metadata and reports the row count from the footer', async () => {
-    const bytes = encodeParquetShard(sampleShard());
+    const bytes = await encodeParquetShard(sampleShard());
     const file = await ParquetFile.fromFile(new Blob([bytes]));
     const kv = file.metadata().fileMetadata().keyValueMetadata();
     expect(kv.get('vgg.model')).toBe('{"variant":"vgg16"}');
@@ -111,8 +111,8 @@ describe('encodeParquetShard', () => {
     expect(await readParquetShardRowCount(bytes)).toBe(3);
   });
 
-  it('writes an empty shard and a shard of only error rows', () => {
-    const empty = encodeParquetShard({
+  it('writes an empty shard and a shard of only error rows', async () => {
+    const empty = await encodeParquetShard({
       ...sampleShard(),
       uri: [],
       status: [],
@@ -126,35 +126,37 @@ describe('encodeParquetShard', () => {
     expect(readBack(empty).numRows).toBe(0);
   });
 
-  it('validates column lengths, class ids and tap names', () => {
-    expect(() => encodeParquetShard({ ...sampleShard(), width: [1] })).toThrow(
+  it('validates column lengths, class ids and tap names', async () => {
+    await expect(encodeParquetShard({ ...sampleShard(), width: [1] })).rejects.toThrow(
       'Expected 3 (one per row) for width.length but received 1',
     );
     const bad = sampleShard();
     bad.topK.classIds[0] = 7;
-    expect(() => encodeParquetShard(bad)).toThrow(
+    await expect(encodeParquetShard(bad)).rejects.toThrow(
       'Expected class id below 3 for topK.classIds[0] but received 7',
     );
     const badTap = sampleShard();
     (badTap.embeddings[0] as { tap: string }).tap = 'features.30';
-    expect(() => encodeParquetShard(badTap)).toThrow(/for embeddings\[0\]\.tap but received "features\.30"/);
+    await expect(encodeParquetShard(badTap)).rejects.toThrow(
+      /for embeddings\[0\]\.tap but received "features\.30"/,
+    );
     const badData = sampleShard();
     (badData.embeddings[0] as { data: Float32Array }).data = new Float32Array(8);
-    expect(() => encodeParquetShard(badData)).toThrow(
+    await expect(encodeParquetShard(badData)).rejects.toThrow(
       'Expected 9 (one per row) for embeddings[0].data.length',
     );
   });
 
-  it("refuses a scalar column named like one of the run contract's columns", () => {
+  it("refuses a scalar column named like one of the run contract's columns", async () => {
     const rows = sampleShard().uri.length;
     for (const name of ['status', 'top_k_probs', 'key']) {
       const shard = { ...sampleShard(), scalars: [{ name, values: new Float32Array(rows) }] };
-      expect(() => encodeParquetShard(shard)).toThrow(/unique column name/);
+      await expect(encodeParquetShard(shard)).rejects.toThrow(/unique column name/);
     }
     const fine = {
       ...sampleShard(),
       scalars: [{ name: 'perceptual_distance', values: new Float32Array(rows) }],
     };
-    expect(() => encodeParquetShard(fine)).not.toThrow();
+    await expect(encodeParquetShard(fine)).resolves.toBeInstanceOf(Uint8Array);
   });
 });

@@ -1,30 +1,8 @@
-import {
-  type Data,
-  type DataType,
-  Field,
-  FixedSizeList,
-  Float16,
-  Float32,
-  Int32,
-  List,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  tableToIPC,
-  Utf8,
-  vectorFromArray,
-} from 'apache-arrow';
-import {
-  Compression,
-  ParquetFile,
-  WriterPropertiesBuilder,
-  Table as WasmTable,
-  writeParquet,
-} from 'parquet-wasm';
+import type * as Arrow from 'apache-arrow';
+import type { Data, DataType, Utf8 } from 'apache-arrow';
 import { invalidOption } from '../errors.js';
 import { ROW_COLUMNS } from '../run/output-columns.js';
+import { parquetLibs } from './parquet-libs.js';
 
 /** One shard's rows, column by column; one row per input URI, in chunk order. */
 export interface ShardColumns {
@@ -62,11 +40,7 @@ export interface ParquetShardOptions {
   compression?: 'zstd' | 'snappy' | 'none';
 }
 
-const COMPRESSION = {
-  zstd: Compression.ZSTD,
-  snappy: Compression.SNAPPY,
-  none: Compression.UNCOMPRESSED,
-} as const;
+const COMPRESSION = { zstd: 'ZSTD', snappy: 'SNAPPY', none: 'UNCOMPRESSED' } as const;
 
 /**
  * Encodes a shard as Parquet, columns in the order of the run contract's ROW_COLUMNS: `uri`, `key`, the kept
@@ -76,12 +50,33 @@ const COMPRESSION = {
  * (and sha256 when the bytes were fetched). Embedding columns are built over the caller's typed arrays without
  * copying; dictionary encoding is off (it only bloats float and hash columns).
  */
-export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOptions = {}): Uint8Array {
+export async function encodeParquetShard(
+  shard: ShardColumns,
+  options: ParquetShardOptions = {},
+): Promise<Uint8Array> {
   const compression = options.compression ?? 'zstd';
   if (!(compression in COMPRESSION)) {
     throw invalidOption('compression', "one of 'zstd', 'snappy', 'none'", compression);
   }
   const n = validateShard(shard);
+  const { arrow, parquet } = await parquetLibs();
+  const {
+    Field,
+    FixedSizeList,
+    Float16,
+    Float32,
+    Int32,
+    List,
+    makeData,
+    RecordBatch,
+    Schema,
+    Struct,
+    Table,
+    tableToIPC,
+    Utf8: Utf8Type,
+    vectorFromArray,
+  } = arrow;
+  const { WriterPropertiesBuilder, Table: WasmTable, writeParquet } = parquet;
   const ok = new Uint8Array((n + 7) >> 3);
   let okCount = 0;
   for (let row = 0; row < n; row++) {
@@ -93,22 +88,22 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
   const nullCount = n - okCount;
   const { k } = shard.topK;
 
-  const fields: Field[] = [];
+  const fields: Arrow.Field[] = [];
   const columns: Data[] = [];
   const add = (name: string, data: Data, nullable: boolean) => {
     fields.push(new Field(name, data.type, nullable));
     columns.push(data);
   };
-  add('uri', vectorFromArray(shard.uri, new Utf8()).data[0] as Data, false);
-  add('key', vectorFromArray(shard.key ?? new Array(n).fill(null), new Utf8()).data[0] as Data, true);
+  add('uri', vectorFromArray(shard.uri, new Utf8Type()).data[0] as Data, false);
+  add('key', vectorFromArray(shard.key ?? new Array(n).fill(null), new Utf8Type()).data[0] as Data, true);
   for (const column of shard.kept ?? []) {
-    add(column.name, vectorFromArray(column.values, new Utf8()).data[0] as Data, true);
+    add(column.name, vectorFromArray(column.values, new Utf8Type()).data[0] as Data, true);
   }
-  add('status', vectorFromArray(shard.status, new Utf8()).data[0] as Data, false);
-  add('error', vectorFromArray(shard.error, new Utf8()).data[0] as Data, true);
+  add('status', vectorFromArray(shard.status, new Utf8Type()).data[0] as Data, false);
+  add('error', vectorFromArray(shard.error, new Utf8Type()).data[0] as Data, true);
   add('width', vectorFromArray(shard.width, new Int32()).data[0] as Data, true);
   add('height', vectorFromArray(shard.height, new Int32()).data[0] as Data, true);
-  add('sha256', vectorFromArray(shard.sha256, new Utf8()).data[0] as Data, true);
+  add('sha256', vectorFromArray(shard.sha256, new Utf8Type()).data[0] as Data, true);
 
   // Top-k lists hold only ok rows' values (a null list spans zero values), so the few bytes are compacted.
   const offsets = new Int32Array(n + 1);
@@ -150,7 +145,7 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
     list(makeData({ type: new Int32(), length: classIds.length, data: classIds })),
     true,
   );
-  add('top_k_labels', list(vectorFromArray(labels, new Utf8()).data[0] as Data<Utf8>), true);
+  add('top_k_labels', list(vectorFromArray(labels, new Utf8Type()).data[0] as Data<Utf8>), true);
   add('top_k_probs', list(makeData({ type: new Float32(), length: probs.length, data: probs })), true);
 
   for (const embedding of shard.embeddings) {
@@ -183,7 +178,7 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
   );
   const ipc = tableToIPC(new Table(schema, [batch]), 'stream');
   const properties = new WriterPropertiesBuilder()
-    .setCompression(COMPRESSION[compression])
+    .setCompression(parquet.Compression[COMPRESSION[compression]])
     // Per-column dictionary switches are ignored by parquet-wasm; only the global one takes effect.
     .setDictionaryEnabled(false)
     .setKeyValueMetadata(new Map(Object.entries(shard.metadata)))
@@ -194,6 +189,7 @@ export function encodeParquetShard(shard: ShardColumns, options: ParquetShardOpt
 
 /** Row count from a Parquet file's footer, without decoding columns. */
 export async function readParquetShardRowCount(bytes: Uint8Array): Promise<number> {
+  const { ParquetFile } = (await parquetLibs()).parquet;
   const file = await ParquetFile.fromFile(new Blob([bytes]));
   try {
     const metadata = file.metadata();

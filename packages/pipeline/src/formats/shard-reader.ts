@@ -1,5 +1,5 @@
-import { tableFromIPC } from 'apache-arrow';
-import { readParquet } from 'parquet-wasm';
+import type { Table } from 'apache-arrow';
+import { parquetLibs } from './parquet-libs.js';
 
 /** The columns of a shard that summarise it, and its file metadata. */
 export interface ShardSummaryColumns {
@@ -11,8 +11,8 @@ export interface ShardSummaryColumns {
 }
 
 /** Reads the summary columns of a Parquet shard. */
-export function readShardSummary(bytes: Uint8Array): ShardSummaryColumns {
-  const table = tableFromIPC(readParquet(bytes, { columns: ['uri', 'status', 'error'] }).intoIPCStream());
+export async function readShardSummary(bytes: Uint8Array): Promise<ShardSummaryColumns> {
+  const table = await readColumns(bytes, ['uri', 'status', 'error']);
   const uri = table.getChild('uri')?.toArray() as string[] | undefined;
   const status = table.getChild('status')?.toArray() as string[] | undefined;
   const error = table.getChild('error');
@@ -26,21 +26,21 @@ export function readShardSummary(bytes: Uint8Array): ShardSummaryColumns {
 }
 
 /** The input URIs of a shard, in row order. */
-export function readShardUris(bytes: Uint8Array): string[] {
-  return readShardSummary(bytes).uri;
+export async function readShardUris(bytes: Uint8Array): Promise<string[]> {
+  return (await readShardSummary(bytes)).uri;
 }
 
 /** The text columns `names` of a shard (`key`, kept columns), null where absent or null. */
-export function readShardTextColumns(
+export async function readShardTextColumns(
   bytes: Uint8Array,
   names: readonly string[],
-): Record<string, (string | null)[]> {
-  let table: ReturnType<typeof tableFromIPC>;
+): Promise<Record<string, (string | null)[]>> {
+  let table: Table;
   try {
-    table = tableFromIPC(readParquet(bytes, { columns: [...names] }).intoIPCStream());
+    table = await readColumns(bytes, names);
   } catch {
     // A shard written before some of these columns existed: read it whole and take what it has.
-    table = tableFromIPC(readParquet(bytes).intoIPCStream());
+    table = await readColumns(bytes, null);
   }
   const out: Record<string, (string | null)[]> = {};
   for (const name of names) {
@@ -51,17 +51,17 @@ export function readShardTextColumns(
 }
 
 /** What the run report reads of a shard: the summary columns and each row's top-1 label (null for errors). */
-export function readShardReportColumns(bytes: Uint8Array): Omit<ShardSummaryColumns, 'metadata'> & {
-  top1: (string | null)[];
-} {
-  let table: ReturnType<typeof tableFromIPC>;
+export async function readShardReportColumns(bytes: Uint8Array): Promise<
+  Omit<ShardSummaryColumns, 'metadata'> & {
+    top1: (string | null)[];
+  }
+> {
+  let table: Table;
   try {
-    table = tableFromIPC(
-      readParquet(bytes, { columns: ['uri', 'status', 'error', 'top_k_labels'] }).intoIPCStream(),
-    );
+    table = await readColumns(bytes, ['uri', 'status', 'error', 'top_k_labels']);
   } catch {
     // A run with --top-k 0 has no label column.
-    table = tableFromIPC(readParquet(bytes, { columns: ['uri', 'status', 'error'] }).intoIPCStream());
+    table = await readColumns(bytes, ['uri', 'status', 'error']);
   }
   const column = (name: string) => table.getChild(name);
   const [uri, status, error, labels] = ['uri', 'status', 'error', 'top_k_labels'].map(column);
@@ -77,4 +77,11 @@ export function readShardReportColumns(bytes: Uint8Array): Omit<ShardSummaryColu
       return list && list.length > 0 ? list.get(0) : null;
     }),
   };
+}
+
+/** The columns `names` of a Parquet file (all of them when null), as an Arrow table. */
+async function readColumns(bytes: Uint8Array, names: readonly string[] | null): Promise<Table> {
+  const { arrow, parquet } = await parquetLibs();
+  const wasm = parquet.readParquet(bytes, names === null ? undefined : { columns: [...names] });
+  return arrow.tableFromIPC(wasm.intoIPCStream());
 }

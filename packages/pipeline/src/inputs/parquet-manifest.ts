@@ -1,5 +1,3 @@
-import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { SourceError } from '../errors.js';
 import { ManifestColumns } from './manifest-columns.js';
 import { type ManifestBase, readFailure, resolveEntry } from './manifest-source.js';
@@ -31,6 +29,11 @@ export async function* listParquetManifest(
         'is not a Parquet file (no PAR1 footer); Parquet manifests cannot be gzip- or zstd-compressed as a whole (Parquet compresses its own pages)',
       );
     }
+    // Loaded here, not at import: only Parquet manifests need them.
+    const [{ parquetMetadataAsync, parquetReadObjects, parquetSchema }, { compressors }] = await Promise.all([
+      import('hyparquet'),
+      import('hyparquet-compressors'),
+    ]);
     const metadata = await parquetMetadataAsync(file);
     const available = parquetSchema(metadata).children.map((child) => child.element.name);
     const { url, columns: wanted } = columns.wanted(available, 'Parquet file');

@@ -112,7 +112,7 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
       [...errors.values()].every((e) => e.examples.length >= Math.min(perReason, e.count)) &&
       topLabels.every(([, l]) => l.uris.length >= Math.min(perLabel, l.count));
     if (done) break;
-    const columns = readShardReportColumns(await store.get(record.shardKey));
+    const columns = await readShardReportColumns(await store.get(record.shardKey));
     columns.uri.forEach((uri, i) => {
       const reason = columns.error[i];
       if (columns.status[i] !== 'ok' && reason) {

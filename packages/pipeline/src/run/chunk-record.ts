@@ -67,7 +67,7 @@ export async function recoverChunkRecord(
   const shardKey = shardKeyFor(chunkIndex);
   let columns: ShardSummaryColumns;
   try {
-    columns = readShardSummary(await store.get(shardKey));
+    columns = await readShardSummary(await store.get(shardKey));
   } catch {
     return null;
   }

@@ -1,24 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import {
-  type Data,
-  type DataType,
-  Field,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  tableFromIPC,
-  tableToIPC,
-  vectorFromArray,
-} from 'apache-arrow';
-import {
-  Compression,
-  readParquet,
-  Table as WasmTable,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from 'parquet-wasm';
+import type { Data, DataType, Field, RecordBatch, Table } from 'apache-arrow';
+import { type ParquetLibs, parquetLibs } from '../formats/parquet-libs.js';
 import { RunError, runNotFound } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { TAR_METADATA_KEY } from './chunk-input.js';
@@ -184,6 +166,9 @@ async function joinShards(
   group: readonly ManifestShard[],
   compacted: { version: number; chunks: [number, number] },
 ): Promise<Uint8Array> {
+  const libs = await parquetLibs();
+  const { Field, makeData, RecordBatch, Schema, Struct, Table, tableFromIPC, tableToIPC } = libs.arrow;
+  const { Compression, readParquet, Table: WasmTable, WriterPropertiesBuilder, writeParquet } = libs.parquet;
   const tables: Table[] = [];
   for (const shard of group)
     tables.push(tableFromIPC(readParquet(await store.get(shard.key)).intoIPCStream()));
@@ -199,7 +184,8 @@ async function joinShards(
     for (const batch of table.batches) {
       const children = fields.map(
         (field) =>
-          (batch.getChild(field.name)?.data[0] as Data | undefined) ?? nullData(field.type, batch.numRows),
+          (batch.getChild(field.name)?.data[0] as Data | undefined) ??
+          nullData(libs, field.type, batch.numRows),
       );
       batches.push(
         new RecordBatch(
@@ -226,8 +212,8 @@ async function joinShards(
   return writeParquet(WasmTable.fromIPCStream(ipc), properties);
 }
 
-function nullData(type: DataType, length: number): Data {
-  return vectorFromArray(new Array(length).fill(null), type).data[0] as Data;
+function nullData({ arrow }: ParquetLibs, type: DataType, length: number): Data {
+  return arrow.vectorFromArray(new Array(length).fill(null), type).data[0] as Data;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -64,7 +64,12 @@ export async function retryFailed(
     targets.map((r) => r.chunkIndex),
   );
   for (const record of targets) {
-    const data = chunkFromShard(runId, record.chunkIndex, await store.get(record.shardKey), status.spec);
+    const data = await chunkFromShard(
+      runId,
+      record.chunkIndex,
+      await store.get(record.shardKey),
+      status.spec,
+    );
     const uris = originals.get(record.chunkIndex);
     if (uris !== undefined && uris.length === data.uris.length) data.uris = uris;
     jobs.push(chunkJob(data, options.attempts ?? RUN_OPTIONS.attempts.default, generation));
@@ -83,12 +88,17 @@ export async function retryFailed(
  * A chunk's job data rebuilt from its shard: a tar chunk streams its shard again (the shard's metadata names it);
  * an image chunk lists its rows' URIs again, with their keys and kept columns.
  */
-function chunkFromShard(runId: string, chunkIndex: number, bytes: Uint8Array, spec: RunSpec): ChunkJobData {
-  const summary = readShardSummary(bytes);
+async function chunkFromShard(
+  runId: string,
+  chunkIndex: number,
+  bytes: Uint8Array,
+  spec: RunSpec,
+): Promise<ChunkJobData> {
+  const summary = await readShardSummary(bytes);
   const tar = summary.metadata.get(TAR_METADATA_KEY);
   if (tar !== undefined) return { runId, chunkIndex, uris: [tar], kind: 'tar' };
   const kept = keptColumnsOf(spec);
-  const text = readShardTextColumns(bytes, ['key', ...kept]);
+  const text = await readShardTextColumns(bytes, ['key', ...kept]);
   const data: ChunkJobData = { runId, chunkIndex, uris: summary.uri };
   const keys = text.key ?? [];
   if (keys.some((key) => key !== null)) data.keys = keys;

@@ -7,7 +7,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { invalidOption } from '../errors.js';
 import { formatS3Uri } from '../uri.js';
 import {
@@ -82,6 +81,8 @@ export class S3ObjectStore implements ObjectStore {
         // Upload slices the Buffer into parts, each retried on its own by the SDK. 8 MiB parts stay under the
         // body limits of small S3-compatible servers and allow objects up to 80 GB within 10,000 parts.
         const partSize = Math.max(8 * MIB, Math.ceil(body.byteLength / 10_000));
+        // Loaded on first use: only large objects need it, and it adds ~70 ms to every process start.
+        const { Upload } = await import('@aws-sdk/lib-storage');
         await new Upload({ client: this.#client, params, partSize, queueSize: 4 }).done();
       } else {
         await this.#client.send(new PutObjectCommand(params));
