@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -163,7 +163,7 @@ describe('vgg-index CLI after a real run', () => {
     expect(matches[5]?.distance).toBeGreaterThan(Number(THRESHOLD) * 3);
   });
 
-  it('query --image embeds a new file with the run’s model and preprocessing, and refuses another model', async () => {
+  it('query --image embeds a new file with the run’s model (its flags, or by default its manifest’s) and preprocessing, and refuses another model', async () => {
     // A copy the run never saw: resized to a third and re-encoded.
     const fresh = path.join(work, 'fresh-concert.jpg');
     const { width } = await sharp(path.join(fixtures, 'concert.jpg')).metadata();
@@ -195,6 +195,16 @@ describe('vgg-index CLI after a real run', () => {
     expect([uriOf('concert.jpg'), uriOf('concert.jpg.copy.jpg')]).toContain(self.results[0]?.[0]?.uri);
     expect(self.results[0]?.[0]?.distance).toBeLessThan(1e-3);
 
+    // Without model flags the run's own model options, recorded in its manifest, embed the file.
+    const manifest = JSON.parse(await readFile(path.join(runDir, '_manifest.json'), 'utf8'));
+    expect(manifest.spec).toMatchObject({ model: { ...MODEL, seed: 0 }, l2Normalize: false });
+    const bare = (await vggIndex('query', indexDir, '--image', uriOf('concert.jpg'), '-k', '1')) as {
+      results: { uri: string; distance: number }[][];
+    };
+    expect(bare.results[0]?.[0]?.uri).toBe(self.results[0]?.[0]?.uri);
+    expect(bare.results[0]?.[0]?.distance).toBeLessThan(1e-3);
+
+    // Flags given win, and are still checked against the run's model.
     const wrong = await run(
       process.execPath,
       [cli, 'query', indexDir, '--image', fresh, '--model', 'vgg11'],

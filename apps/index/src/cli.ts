@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { type Env, FlagSet } from 'vgg-cli-kit';
-import { modelOptionsOf } from 'vgg-core';
+import { MODEL_FLAGS, modelOptionsOf } from 'vgg-core';
 import {
   BUILD_FLAGS,
   buildIndex,
@@ -139,7 +139,16 @@ export function indexProgram(io: IndexIo): Command {
           label = `${uri} (id ${stored.row.id})`;
         } else {
           const image = flags.image as string;
-          vectors = await embedImages(reader.manifest, [image], { model: modelOptionsOf(flags) });
+          // Without model flags the run's own model options (recorded in its manifest) are used.
+          const modelGiven = Object.keys(MODEL_FLAGS).some((key) => {
+            const value = flags[key as keyof typeof MODEL_FLAGS];
+            return value !== undefined && value !== false;
+          });
+          vectors = await embedImages(
+            reader.manifest,
+            [image],
+            modelGiven ? { model: modelOptionsOf(flags) } : {},
+          );
           label = image;
         }
         const results = await describeNeighbours(

@@ -160,6 +160,7 @@ export type {
   ManifestModel,
   ManifestNpy,
   ManifestShard,
+  ManifestSpec,
   ManifestTap,
   ShardSummary,
 } from './run/manifest.js';

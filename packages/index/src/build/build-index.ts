@@ -177,6 +177,7 @@ export async function buildIndex(
         uri: run.uri,
         manifestSha256: run.manifestSha256,
         model: run.manifest.model,
+        ...(run.manifest.spec !== undefined ? { spec: run.manifest.spec } : {}),
         preprocessing: run.manifest.preprocessing,
       },
       tap,

@@ -1,4 +1,4 @@
-import type { JsonValue, ManifestModel, ManifestTap } from 'vgg-pipeline';
+import type { JsonValue, ManifestModel, ManifestSpec, ManifestTap } from 'vgg-pipeline';
 import { IndexError } from '../errors.js';
 import { type HnswSettings, resolveHnswSettings } from '../hnsw/hnsw-settings.js';
 
@@ -37,6 +37,11 @@ export interface IndexManifest {
     /** sha256 of the run's `_manifest.json` bytes when the index was built. */
     manifestSha256: string;
     model: ManifestModel;
+    /**
+     * The run's model options and `--l2`, copied from its manifest: `query --image` embeds with them when no model
+     * flags are given. Absent when the run's manifest did not record them.
+     */
+    spec?: ManifestSpec;
     preprocessing: { [key: string]: JsonValue };
   };
   /** The embedding column indexed, as the run manifest describes it (dtype is the stored one). */

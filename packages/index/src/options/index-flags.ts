@@ -86,7 +86,7 @@ export const QUERY_FLAGS = {
     valueName: 'file',
     env: false,
     description:
-      "an image file, embedded with the run's model (give the run's model flags) and preprocessing",
+      "an image file, embedded with the run's model and preprocessing (model flags: default the run's own, from its manifest)",
   },
   uri: {
     kind: 'string',

@@ -6,6 +6,7 @@ import {
   predictFiles,
   prepareModel,
 } from 'vgg-core';
+import { isRemoteUri, localPathOf, modelOptionsForRun } from 'vgg-pipeline';
 import { IndexError } from '../errors.js';
 import type { IndexManifest } from '../format/index-manifest.js';
 
@@ -13,9 +14,10 @@ import type { IndexManifest } from '../format/index-manifest.js';
 export interface EmbedImagesOptions {
   /**
    * The run's model as vgg-core options (from `MODEL_FLAGS` via `modelOptionsOf`). It must be the model the run
-   * used: its identity (variant and weights sha256) is checked against the index's record of the run.
+   * used: its identity (variant and weights sha256) is checked against the index's record of the run. Default: the
+   * model options the run's manifest recorded (its weights or ONNX file must be a local file).
    */
-  model: ModelOptions;
+  model?: ModelOptions;
   /** onnxruntime threads. Default: vgg-core's. */
   threads?: number;
 }
@@ -32,7 +34,7 @@ export async function embedImages(
 ): Promise<Float32Array> {
   const tap = manifest.tap.name;
   const prepared = await prepareModel({
-    ...options.model,
+    ...(options.model ?? recordedModel(manifest)),
     outputs: modelOutputsFor({ topK: 0, taps: [tap] }),
   });
   const used = manifest.run.model;
@@ -68,6 +70,34 @@ export async function embedImages(
   } finally {
     await engine.close();
   }
+}
+
+/** The run's own model options, from the model spec its manifest recorded. */
+function recordedModel(manifest: IndexManifest): ModelOptions {
+  const spec = manifest.run.spec;
+  if (spec === undefined) {
+    throw new IndexError(
+      'INDEX_QUERY_INVALID',
+      `Run ${manifest.run.runId} recorded no model options in its manifest (it finished before manifests did); ` +
+        'pass the run’s model flags (--model, --weights or --onnx, --seed, and any of --classifier-width, --input-size, --pool-size, --batch-norm it set)',
+    );
+  }
+  const files: { weightsPath?: string; onnxPath?: string } = {};
+  for (const [key, uri] of [
+    ['weightsPath', spec.model.weights],
+    ['onnxPath', spec.model.onnx],
+  ] as const) {
+    if (uri === undefined) continue;
+    if (isRemoteUri(uri)) {
+      throw new IndexError(
+        'INDEX_QUERY_INVALID',
+        `Run ${manifest.run.runId} loaded its model from ${uri}, which query --image does not download; ` +
+          `pass ${key === 'onnxPath' ? '--onnx' : '--weights'} with a local copy, and the run’s other model flags`,
+      );
+    }
+    files[key] = localPathOf(uri);
+  }
+  return modelOptionsForRun(spec.model, files);
 }
 
 function describe(identity: { variant: string; weightsSha256: string; untrained: boolean }): string {

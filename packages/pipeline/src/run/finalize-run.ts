@@ -7,7 +7,7 @@ import {
   parseManifest,
   serializeManifest,
 } from './manifest.js';
-import { requestedModelIdentity } from './model-binding.js';
+import { redactedModelSpec, requestedModelIdentity } from './model-binding.js';
 import { MANIFEST_KEY, tapOfNpyKey } from './output-layout.js';
 import type { RunStore } from './run-store.js';
 
@@ -66,6 +66,10 @@ export async function finalizeRun(options: FinalizeRunOptions): Promise<string |
       version: earlier + 1,
       createdAt: status.spec.createdAt,
       model,
+      spec: {
+        model: redactedModelSpec(status.spec.model, status.spec.output.redactParams),
+        l2Normalize: status.spec.output.l2Normalize,
+      },
       preprocessing: (binding?.preprocessing ?? status.spec.preprocess) as { [key: string]: JsonValue },
       taps: binding?.taps ?? [],
       topK: status.spec.output.topK,

@@ -1,4 +1,5 @@
 import { invalidOption } from '../errors.js';
+import type { RunModelSpec } from './run-spec.js';
 
 /** Format tag of `_manifest.json`; bumped on incompatible changes. */
 export const MANIFEST_FORMAT = 'vgg-batch/manifest@1';
@@ -51,6 +52,15 @@ export interface ManifestNpy {
   dtype: 'float32' | 'float16';
 }
 
+/**
+ * What the run asked for, as far as embedding new images the way the run did needs it: its model spec as stored
+ * (the `--weights`/`--onnx` URIs redacted like input URIs) and whether embeddings were L2-normalised.
+ */
+export interface ManifestSpec {
+  model: RunModelSpec;
+  l2Normalize: boolean;
+}
+
 /** Contents of `_manifest.json`. */
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
@@ -65,6 +75,8 @@ export interface Manifest {
   /** ISO 8601 time the manifest was written. */
   finalizedAt: string;
   model: ManifestModel;
+  /** The run's model options and `--l2`; absent in manifests written before they were recorded. */
+  spec?: ManifestSpec;
   /** Resolved preprocessing options, as JSON. */
   preprocessing: { [key: string]: JsonValue };
   taps: ManifestTap[];
@@ -108,6 +120,8 @@ export interface BuildManifestInput {
   /** Default: now. */
   finalizedAt?: string | Date;
   model: ManifestModel;
+  /** The run's model options (URIs already redacted) and `--l2`. Default: not recorded. */
+  spec?: ManifestSpec;
   preprocessing: { [key: string]: JsonValue };
   taps: readonly ManifestTap[];
   topK: number;
@@ -166,6 +180,7 @@ export function buildManifest(input: BuildManifestInput): Manifest {
     createdAt: toIso(input.createdAt, 'createdAt'),
     finalizedAt: toIso(input.finalizedAt ?? new Date(), 'finalizedAt'),
     model: { ...input.model, providers: [...new Set(input.model.providers)].sort() },
+    ...(input.spec !== undefined ? { spec: input.spec } : {}),
     preprocessing: input.preprocessing,
     taps: input.taps.map((tap) => ({ name: tap.name, dim: tap.dim, dtype: tap.dtype })),
     topK: input.topK,
