@@ -91,6 +91,21 @@ describe('vgg-local', () => {
     expect(refused).toBe(true);
   });
 
+  it('refuses an impossible run with exit 2 before it starts a redis-server or a worker', async () => {
+    const { code, stdout, stderr } = await runCli([
+      path.join(dir, 'images'),
+      '--model',
+      'vgg17',
+      '--out',
+      path.join(dir, 'never'),
+    ]);
+    expect(code, stderr).toBe(2);
+    expect(stderr).toContain('for --model but received "vgg17"');
+    // Nothing was started: no server line, no worker record.
+    expect(stdout).not.toContain('redis-server');
+    expect(stdout + stderr).not.toMatch(/"worker":|worker 1/);
+  });
+
   it('refuses to resume a run whose listing changed with exit 2, naming the chunk and what to do', async () => {
     // A Redis of its own: vgg-local submits under the default prefix and queue.
     const redis = await RedisServerProcess.create();

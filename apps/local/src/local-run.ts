@@ -11,6 +11,7 @@ import {
   createS3Client,
   DEFAULT_KEY_PREFIX,
   DEFAULT_QUEUE_NAME,
+  planRun,
   progressOf,
   renderRunReport,
   type RunOptionsInput,
@@ -67,6 +68,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   const log = (fields: Record<string, unknown>, text: string) => logger?.info(fields, text);
   const started = performance.now();
   const cleanups: (() => Promise<void>)[] = [];
+  // A run that cannot work (a bad --model, --taps, ...) is refused before a server or a worker is started: the same
+  // check submitRun makes, which must not wait a second behind process start-ups to say "bad flag".
+  planRun(options.run);
   try {
     // The workers start (about a second of module loading each) while redis-server starts: they are spawned with
     // the URL of a port picked here and reconnect until the server answers.
@@ -96,7 +100,13 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
         '0',
       ];
       const child = spawn(process.execPath, [workerBin, ...args, ...(options.workerArgs ?? [])], {
-        env: { ...options.workerEnv, REDIS_URL: redisUrl },
+        // The AWS SDK's notice that it will need a newer Node is printed by vgg-local itself already; once per worker
+        // too would bury the run's own log under copies of it (a user's own setting still wins).
+        env: {
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          ...options.workerEnv,
+          REDIS_URL: redisUrl,
+        },
         stdio: ['ignore', 'inherit', 'pipe'],
       });
       const workerLogger = logger?.child({ worker: i + 1 });
@@ -142,6 +152,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
     }
     const wallSeconds = (performance.now() - started) / 1000;
+    // The workers have nothing left to do here: they stop while the report is written.
+    const stopping = stopWorkers(workers);
     const labels = new Map<string, number>();
     const reasons = new Map<string, number>();
     for (const r of status.records) {
@@ -163,6 +175,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       );
       reportPath = null;
     }
+    await stopping;
     return {
       runId: submitted.runId,
       status,

@@ -115,7 +115,7 @@ export type {
   PreprocessPipeline,
   ResolvedPreprocessOptions,
 } from './preprocess-options.js';
-export { decodeImage, imageDecodeThreads } from './preprocess-decode.js';
+export { decodeImage, imageDecodeThreads, startImageDecoders } from './preprocess-decode.js';
 export type { DecodedImage } from './preprocess-decode.js';
 export { type ImageSize, toInputTensor } from './preprocess-tensor.js';
 export { classLabel, imagenetLabels } from './labels.js';

@@ -3,7 +3,7 @@ import { decodeInPool } from './preprocess/decode-pool.js';
 import type { DecodedImage } from './preprocess/decoded-image.js';
 import type { ResolvedPreprocessOptions } from './preprocess-options.js';
 
-export { imageDecodeThreads } from './preprocess/decode-pool.js';
+export { imageDecodeThreads, startImageDecoders } from './preprocess/decode-pool.js';
 export type { DecodedImage } from './preprocess/decoded-image.js';
 export { resizedSize } from './preprocess/geometry.js';
 

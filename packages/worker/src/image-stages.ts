@@ -1,6 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { decodeImage, isVggError, type ResolvedPreprocessOptions } from 'vgg-core';
+import {
+  decodeImage,
+  imageDecodeThreads,
+  isVggError,
+  type ResolvedPreprocessOptions,
+  startImageDecoders,
+} from 'vgg-core';
 import {
   type FetchedInput,
   type FetchInputOptions,
@@ -77,6 +83,11 @@ export class ImageStages {
     this.#backoff = options.backoff ?? jitteredBackoff;
     this.#fetchLimit = pLimit(options.fetchConcurrency);
     this.#decodeLimit = pLimit(options.decodeConcurrency);
+    // A decode thread per concurrent decode (vgg-core's pool is process-wide; its default is every core, too many
+    // where `vgg-worker --gpus` splits the cores between workers), started now so that their start-up overlaps the
+    // model load instead of delaying the first images.
+    imageDecodeThreads(options.decodeConcurrency);
+    startImageDecoders();
     this.#queuedLimit = pLimit(options.maxQueuedImages);
   }
 
