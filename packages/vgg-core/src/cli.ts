@@ -40,13 +40,6 @@ const PREDICT_FLAGS = {
   taps: { kind: 'list', description: 'embeddings to print, e.g. fc7,pool5,relu3_3' },
   l2: { kind: 'boolean', description: 'L2-normalise embeddings' },
   fp16: { kind: 'boolean', description: 'round embeddings to float16 (printed as the numbers they encode)' },
-  precision: {
-    kind: 'choice',
-    choices: ['float32', 'float16'],
-    conflicts: ['onnx'],
-    defaultText: 'float32',
-    description: 'element type inside the graph: float16 is for CUDA (inputs and outputs stay float32)',
-  },
   provider: {
     kind: 'string',
     valueName: 'p',
@@ -97,7 +90,6 @@ async function predict(images: string[], flags: PredictFlags): Promise<void> {
     ...modelOptionsOf(flags),
     outputs,
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
-    ...(flags.precision !== undefined ? { precision: flags.precision } : {}),
   });
   const engine = await InferenceEngine.create({
     model,

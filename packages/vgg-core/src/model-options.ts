@@ -73,6 +73,14 @@ export const MODEL_FLAGS = {
     conflicts: ['onnx'],
     description: 'output side of the adaptive average pool',
   },
+  precision: {
+    kind: 'choice',
+    choices: ['float32', 'float16'],
+    conflicts: ['onnx'],
+    defaultText: 'float32',
+    description:
+      'element type inside the graph: float16 is for CUDA (inputs and outputs stay float32; outputs differ by ~1e-3)',
+  },
 } as const satisfies FlagTable;
 
 /** A model choice as {@link MODEL_FLAGS} give it: unset flags are absent, `batchNorm` is always a boolean. */
@@ -113,7 +121,15 @@ export function describeRequestedModel(options: ModelOptions): RequestedModelIde
   if (options.onnxPath !== undefined) {
     return { variant: `onnx:${basename(options.onnxPath)}`, source: 'onnx', untrained: false, seed: null };
   }
-  const { weightsPath, seed, model, cacheDir: _cacheDir, onnxPath: _onnxPath, ...overrides } = options;
+  const {
+    weightsPath,
+    seed,
+    model,
+    cacheDir: _cacheDir,
+    onnxPath: _onnxPath,
+    precision: _precision,
+    ...overrides
+  } = options;
   const variant = resolveVggConfig(model ?? DEFAULT_MODEL, overrides).name;
   if (weightsPath !== undefined) return { variant, source: 'safetensors', untrained: false, seed: null };
   return { variant, source: 'seeded', untrained: true, seed: seed ?? DEFAULT_SEED };
