@@ -1,10 +1,11 @@
-// A run's --precision is part of its model: stored in its spec and in the graph every worker builds for it.
-// float16 is meant for CUDA; on this CPU it runs through casts, which is enough to check the wiring.
+// A run's --precision is part of its model: stored in its spec, the manifest and the graph every worker builds
+// for it. float16 is meant for CUDA; on this CPU it runs through casts, which is enough to check the wiring.
 import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { duckdbQuery, PipelineHarness } from './support/pipeline-harness.js';
+import { parseManifest } from 'vgg-pipeline';
+import { duckdbQuery, PipelineHarness, readManifest } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/images');
@@ -39,6 +40,8 @@ describe('--precision', () => {
       const status = await h.waitForRun(runId);
       expect(status).toMatchObject({ rows: 2, ok: 2 });
       expect(status.spec.model.precision).toBe(runId === 'f16' ? 'float16' : undefined);
+      const manifest = parseManifest(JSON.stringify(await readManifest(path.join(out, runId))));
+      expect(manifest.spec?.model.precision).toBe(runId === 'f16' ? 'float16' : undefined);
       const rows = await duckdbQuery(
         `SELECT emb_fc7 AS v FROM read_parquet('${path.join(out, runId, 'shards', '*.parquet')}') ORDER BY uri`,
       );
