@@ -39,15 +39,18 @@ export async function rowsOfChunk(
   if (data.kind === 'tar') {
     const shard = data.uris[0] ?? '';
     const { rows, skippedMembers } = await parts.tars.run(shard, keptColumnsOf(spec), request);
-    return { rows, facts: { ...inputFacts(data), skippedMembers } };
+    return { rows, facts: { ...inputFacts(data, spec), skippedMembers } };
   }
   const rows = await parts.stages.run(data.uris, request);
-  return { rows: withInputColumns(data, rows), facts: inputFacts(data) };
+  return { rows: withInputColumns(data, rows), facts: inputFacts(data, spec) };
 }
 
-/** The facts of what a chunk read: its fingerprint, and for a tar chunk the shard it streamed. */
-function inputFacts(data: ChunkJobData): ChunkFacts {
-  const inputSha256 = chunkInputSha256(data);
+/**
+ * The facts of what a chunk read: its fingerprint (over the run's URI columns too: a pair run's b images), and for
+ * a tar chunk the shard it streamed.
+ */
+export function inputFacts(data: ChunkJobData, spec: Pick<RunSpec, 'input'>): ChunkFacts {
+  const inputSha256 = chunkInputSha256(data, spec.input);
   return { metadata: { ...tarMetadataOf(data), [INPUTS_METADATA_KEY]: inputSha256 }, inputSha256 };
 }
 
@@ -55,11 +58,11 @@ function inputFacts(data: ChunkJobData): ChunkFacts {
  * The rows of a chunk that failed as a whole: one error row per image, with its key and kept columns, or one for
  * a tar chunk's shard (whose members were never listed), so the chunk is never lost and retry-failed finds it.
  */
-export function failedRows(data: ChunkJobData, reason: string): ChunkOutcome {
+export function failedRows(data: ChunkJobData, spec: Pick<RunSpec, 'input'>, reason: string): ChunkOutcome {
   const rows = data.uris.map((uri) => errorRow(uri, reason));
   return {
     rows: data.kind === 'tar' ? rows : withInputColumns(data, rows),
-    facts: inputFacts(data),
+    facts: inputFacts(data, spec),
   };
 }
 

@@ -65,7 +65,7 @@ export class FailedChunks {
     const { runStore, committer, metrics } = this.#options;
     const { runId, chunkIndex } = job.data;
     await runStore.markChunkStuck(runId, this.#stuck(chunkIndex, message));
-    const { rows, facts } = failedRows(job.data, reason);
+    const { rows, facts } = failedRows(job.data, context.spec, reason);
     try {
       const record = await committer.commit(context, { chunkIndex, rows, model, failed: true, facts, fence });
       metrics.rowsCommitted(record);
@@ -100,7 +100,7 @@ export class FailedChunks {
     });
     await runStore.markChunkStuck(runId, this.#stuck(chunkIndex, error.message));
     await runs.use(runId, async (context) => {
-      const { rows, facts } = failedRows(job.data, 'chunk_failed');
+      const { rows, facts } = failedRows(job.data, context.spec, 'chunk_failed');
       const fence: ChunkFence = {
         kind: 'failed-job',
         failedKey: `${job.queueQualifiedName}:failed`,

@@ -1,6 +1,6 @@
 import { type ImageSize, MIN_NATIVE_SIDE, type ResolvedPreprocessOptions } from 'vgg-core';
-import type { ChunkJobData } from 'vgg-pipeline';
-import type { ChunkOutcome } from './chunk-inputs.js';
+import type { ChunkJobData, RunSpec } from 'vgg-pipeline';
+import { type ChunkOutcome, inputFacts } from './chunk-inputs.js';
 import { errorRow, type RowResult } from './chunk-rows.js';
 import type { ImageStages } from './image-stages.js';
 
@@ -29,6 +29,7 @@ const NO_INFERENCE = {
  */
 export async function rowsOfPairChunk(
   data: ChunkJobData,
+  spec: Pick<RunSpec, 'input'>,
   stages: Pick<ImageStages, 'run'>,
   request: PairRequest,
 ): Promise<ChunkOutcome> {
@@ -64,7 +65,7 @@ export async function rowsOfPairChunk(
       return row;
     }),
   );
-  return { rows, facts: {} };
+  return { rows, facts: inputFacts(data, spec) };
 }
 
 /** One image through the fetch and decode stages, keeping its crop instead of inferring it. */

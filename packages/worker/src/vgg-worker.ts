@@ -242,7 +242,7 @@ export class VggWorker {
       // Already committed with these inputs (a duplicate delivery, or a retry after the manifest failed to write):
       // the outputs stand; only the finalisation may be left to do.
       const done = await this.#runStore.getChunkRecord(runId, chunkIndex);
-      if (done && !done.failed && done.inputSha256 === chunkInputSha256(job.data)) {
+      if (done && !done.failed && done.inputSha256 === chunkInputSha256(job.data, context.spec.input)) {
         const result = { rows: done.rows, ok: done.ok, error: done.error };
         await this.#finalize(context, result);
         return result;
@@ -260,7 +260,7 @@ export class VggWorker {
         const scheduler = lease.model.scheduler(context.spec.output);
         const { pairs } = context.spec.output;
         outcome = pairs
-          ? await rowsOfPairChunk(job.data, this.#stages, {
+          ? await rowsOfPairChunk(job.data, context.spec, this.#stages, {
               preprocess: pairs?.size === 'native' ? lease.model.nativePreprocess : lease.model.preprocess,
               score: (a, b, size) => lease.model.pairScheduler().score(a, b, size),
               signal,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ImageEntry } from '../inputs/source-entry.js';
+import type { ImageEntry, ListInputOptions } from '../inputs/source-entry.js';
 import type { ChunkJobData } from '../queue/chunk-jobs.js';
 import { redactUri } from '../uri.js';
 
@@ -60,11 +60,24 @@ export const INPUTS_METADATA_KEY = 'vgg.inputs_sha256';
  * The fingerprint of a chunk's inputs: sha256 over its kind and its URIs in order, each as the outputs show it
  * (redacted), so a listing re-signed with fresh presigned queries is the same listing, and a shard's URIs give
  * back its chunk's fingerprint. A resumed run compares it with what its chunks were first (see submitRun).
+ * The run's other URI columns (`input.uriCols`: a pair run's `b` images) follow, each named, in row order; a run
+ * without any hashes exactly as before they were added, so its chunks still match.
  */
-export function chunkInputSha256(data: Pick<ChunkJobData, 'kind' | 'uris'>): string {
+export function chunkInputSha256(
+  data: Pick<ChunkJobData, 'kind' | 'uris' | 'cols'>,
+  input: Pick<ListInputOptions, 'uriCols'>,
+): string {
   const hash = createHash('sha256');
   hash.update(data.kind === 'tar' ? 'tar\n' : 'images\n');
   for (const uri of data.uris) hash.update(`${JSON.stringify(redactUri(uri))}\n`);
+  for (const name of input.uriCols ?? []) {
+    hash.update(`column ${JSON.stringify(name)}\n`);
+    const values = data.cols?.[name] ?? [];
+    for (let i = 0; i < data.uris.length; i++) {
+      const value = values[i] ?? null;
+      hash.update(`${JSON.stringify(value === null ? null : redactUri(value))}\n`);
+    }
+  }
   return hash.digest('hex');
 }
 
@@ -83,8 +96,9 @@ export function tarMetadataOf(data: Pick<ChunkJobData, 'kind' | 'uris'>): Record
 export function shardMatchesChunk(
   shard: { record: { readonly rows: number }; input: ShardInput },
   data: ChunkJobData,
+  input: Pick<ListInputOptions, 'uriCols'>,
 ): boolean {
-  if (shard.input.inputSha256 !== undefined) return shard.input.inputSha256 === chunkInputSha256(data);
+  if (shard.input.inputSha256 !== undefined) return shard.input.inputSha256 === chunkInputSha256(data, input);
   if (data.kind === 'tar')
     return shard.input.kind === 'tar' && shard.input.uri === redactUri(data.uris[0] ?? '');
   return shard.input.kind === 'images' && shard.record.rows === data.uris.length;

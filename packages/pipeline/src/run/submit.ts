@@ -110,7 +110,7 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
   };
   const emitChunk = async (data: ChunkJobData) => {
     const index = data.chunkIndex;
-    const inputSha256 = chunkInputSha256(data);
+    const inputSha256 = chunkInputSha256(data, spec.input);
     const known = listing.get(index) ?? committed.get(index)?.inputSha256;
     if (known !== undefined && known !== inputSha256)
       throw listingChanged(runId, `chunk ${index} now holds other inputs than it did`);
@@ -123,7 +123,7 @@ export async function submitRun(options: SubmitOptions, deps: SubmitDeps): Promi
       // The shard exists but Redis has no record of it (Redis lost its data, or the worker died between writing
       // the shard and recording it): adopt the shard if it holds this chunk's rows.
       const recovered = await recoverChunkRecord(store, index);
-      if (recovered && shardMatchesChunk(recovered, data)) {
+      if (recovered && shardMatchesChunk(recovered, data, spec.input)) {
         await deps.runStore.recordChunk(runId, recovered.record);
         skipped += 1;
       } else if (recovered?.input.inputSha256 !== undefined) {
