@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +129,38 @@ describe('vgg-local', () => {
     } finally {
       await redis.close();
     }
+  });
+
+  it('summarises a pair run as pairs with their distances, not images and labels', async () => {
+    const pairs = path.join(dir, 'pairs');
+    await mkdir(pairs);
+    const pairFixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/pairs');
+    for (const name of ['a.png', 'b.png', 'c.png'])
+      await copyFile(path.join(pairFixtures, name), path.join(pairs, name));
+    await writeFile(path.join(pairs, 'pairs.csv'), 'a,b\na.png,b.png\na.png,c.png\na.png,gone.png\n');
+    const { code, stdout, stderr } = await runCli([
+      '--pairs',
+      path.join(pairs, 'pairs.csv'),
+      '--classifier-width',
+      '16',
+      '--input-size',
+      '64',
+      '--pool-size',
+      '2',
+      '--resize-size',
+      '73',
+      '--crop-size',
+      '64',
+      '--out',
+      path.join(dir, 'pairs-out'),
+      '--run',
+      'local-pairs',
+    ]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/pairs\s+3 \(2 ok, 1 errors\)/);
+    expect(stdout).toMatch(/throughput\s+\S+ pairs\/s end to end/);
+    expect(stdout).toMatch(/distance\s+min \S+ {2}mean \S+ {2}max \S+ \(perceptual_distance of 2 ok pairs\)/);
+    expect(stdout).toContain('b:not_found');
+    expect(stdout).not.toMatch(/top-1 labels|images\s+3/);
   });
 });

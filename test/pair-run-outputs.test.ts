@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SubmitOptions } from 'vgg-pipeline';
+import { formatProgressBar, formatStatus, progressOf, type SubmitOptions } from 'vgg-pipeline';
 import { PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
@@ -66,5 +66,21 @@ describe('a finished pair run', () => {
     } finally {
       await writeFile(path.join(root, 'pairs.csv'), PAIRS.join('\n'));
     }
+  });
+
+  it('says pairs in its status and summarises their distances, with no label histogram', async () => {
+    const status = await harness.runStore.status('pair-outputs');
+    const text = formatStatus(progressOf(status!));
+    expect(text).toContain('  pairs    4 / 4 done, 3 ok, 1 failed');
+    expect(text).toMatch(/ pairs\/s/);
+    expect(text).toMatch(/ {2}distance min \S+ {2}mean \S+ {2}max \S+ \(perceptual_distance of 3 ok pairs\)/);
+    expect(text).not.toMatch(/images|unknown/);
+    const distances = [...text.matchAll(/(min|mean|max) (\S+)/g)].map((m) => Number(m[2]));
+    expect(distances).toHaveLength(3);
+    expect(distances[0]).toBeGreaterThan(0);
+    expect(distances[0]).toBeLessThanOrEqual(distances[1]!);
+    expect(distances[1]).toBeLessThanOrEqual(distances[2]!);
+    expect(formatProgressBar(progressOf(status!))).toMatch(/ pairs\/s/);
+    for (const record of status!.records) expect(record.top1Histogram).toEqual({});
   });
 });

@@ -11,6 +11,8 @@ import {
   createS3Client,
   DEFAULT_KEY_PREFIX,
   DEFAULT_QUEUE_NAME,
+  formatDistances,
+  mergeDistances,
   planRun,
   progressOf,
   renderRunReport,
@@ -18,6 +20,7 @@ import {
   type RunProgress,
   type RunStatus,
   requestedModelIdentity,
+  rowNoun,
   type S3ClientOptions,
   submitRun,
 } from 'vgg-pipeline';
@@ -254,15 +257,23 @@ async function stopWorkers(workers: ChildProcess[], deadlineMs = 20_000): Promis
 
 export function formatSummary(summary: LocalRunSummary): string {
   const s = summary.status;
+  // A pair run's rows are pairs, summarised by their distances instead of labels.
+  const noun = rowNoun(s.spec);
+  const untrained =
+    noun === 'pairs'
+      ? '  ** UNTRAINED: seeded random weights; the distances are not perceptual. Pass --weights for real ones. **'
+      : '  ** UNTRAINED: seeded random weights; labels are meaningless. Pass --weights to classify for real. **';
   const lines = [
     '',
     `Run ${summary.runId} finished in ${summary.wallSeconds.toFixed(1)} s`,
-    `  images      ${s.rows} (${s.ok} ok, ${s.error} errors)`,
-    `  throughput  ${summary.imagesPerSecond.toFixed(1)} images/s end to end (including model load)`,
-    `  model       ${s.spec.model.model}${summary.untrained ? '  ** UNTRAINED: seeded random weights; labels are meaningless. Pass --weights to classify for real. **' : ''}`,
+    `  ${noun.padEnd(11)} ${s.rows} (${s.ok} ok, ${s.error} errors)`,
+    `  throughput  ${summary.imagesPerSecond.toFixed(1)} ${noun}/s end to end (including model load)`,
+    `  model       ${s.spec.model.model}${summary.untrained ? untrained : ''}`,
     `  outputs     ${summary.outDir}/  (Parquet shards + _manifest.json)`,
     `  report      ${summary.reportPath ?? 'not written (see the warning above)'}`,
   ];
+  const distances = formatDistances(mergeDistances(s.records));
+  if (distances !== null) lines.push(`  distance    ${distances}`);
   if (summary.labelHistogram.length > 0) {
     lines.push('  top-1 labels:');
     for (const [label, n] of summary.labelHistogram.slice(0, 10))

@@ -117,7 +117,7 @@ export type {
 export { modelOptionsForRun, redactedModelSpec, requestedModelIdentity } from './run/model-binding.js';
 export type { RunModelBinding } from './run/model-binding.js';
 export { MANIFEST_KEY, npyKeysFor, openRunOutput, shardKeyFor } from './run/output-layout.js';
-export { recoverChunkRecord, tallyRows } from './run/chunk-record.js';
+export { mergeDistances, recoverChunkRecord, tallyRows } from './run/chunk-record.js';
 export {
   ChunkBatch,
   chunkInputSha256,
@@ -128,7 +128,7 @@ export {
 } from './run/chunk-input.js';
 export type { ShardInput } from './run/chunk-input.js';
 export { checkKeptColumns, keptColumnsOf, ROW_COLUMNS } from './run/output-columns.js';
-export type { ChunkRecord, RowTally } from './run/chunk-record.js';
+export type { ChunkRecord, DistanceTally, RowTally } from './run/chunk-record.js';
 export { RunStore } from './run/run-store.js';
 export type { RunStoreOptions } from './run/run-store.js';
 export type {
@@ -147,7 +147,13 @@ export { cancelRun, RETRYABLE_REASONS, retryFailed } from './run/control.js';
 export type { RunControlDeps } from './run/control.js';
 export { progressOf } from './run/progress.js';
 export type { RunProgress } from './run/progress.js';
-export { formatDuration, formatProgressBar, formatStatus } from './run/status-format.js';
+export {
+  formatDistances,
+  formatDuration,
+  formatProgressBar,
+  formatStatus,
+  rowNoun,
+} from './run/status-format.js';
 export { finalizeRun } from './run/finalize-run.js';
 export { compactRun, DEFAULT_COMPACT_TARGET_BYTES } from './run/compact-run.js';
 export type { CompactResult, CompactRunOptions } from './run/compact-run.js';

@@ -153,12 +153,16 @@ export class ChunkCommitter {
       contentType: 'application/vnd.apache.parquet',
     });
     const npyKeys = context.spec.output.npy ? await this.#writeNpy(context, chunkIndex, rows, layout) : [];
+    // A pair run's rows have distances, not labels.
+    const distanceAt = layout.scores?.indexOf('perceptual_distance') ?? -1;
     const tally = tallyRows(
-      rows.map((row) => ({
-        status: row.status,
-        error: row.error,
-        ...(row.status === 'ok' ? { top1: layout.labels[row.classIds?.[0] ?? -1] ?? 'unknown' } : {}),
-      })),
+      rows.map((row) => {
+        const counted = { status: row.status, error: row.error };
+        if (row.status !== 'ok') return counted;
+        if (distanceAt < 0) return { ...counted, top1: layout.labels[row.classIds?.[0] ?? -1] ?? 'unknown' };
+        const distance = row.scores?.[distanceAt];
+        return distance === undefined ? counted : { ...counted, distance };
+      }),
     );
     addStageMs(this.#options.stats, 'write', performance.now() - started);
     const duplicates = rows.filter((row) => row.duplicate === true).length;

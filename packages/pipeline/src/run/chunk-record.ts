@@ -12,8 +12,10 @@ export interface ChunkRecord {
   ok: number;
   error: number;
   errorsByReason: Record<string, number>;
-  /** Labels of top-1 predictions (ok rows), for the summary's histogram. */
+  /** Labels of top-1 predictions (ok rows), for the summary's histogram; empty for pair runs. */
   top1Histogram: Record<string, number>;
+  /** A pair run's perceptual distances over its ok rows, for the summary; absent for image runs. */
+  distance?: DistanceTally;
   /** Execution provider that ran the chunk, e.g. "cpu" or "cuda:0". */
   provider: string;
   /** Worker that committed it (hostname:pid), for operators. */
@@ -33,20 +35,35 @@ export interface ChunkRecord {
   committedAt: string;
 }
 
+/** Count, least, greatest and sum of the finite perceptual distances of some pairs (mergeable across chunks). */
+export interface DistanceTally {
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
+}
+
 /** The counts of a chunk record. */
-export type RowTally = Pick<ChunkRecord, 'rows' | 'ok' | 'error' | 'errorsByReason' | 'top1Histogram'>;
+export type RowTally = Pick<
+  ChunkRecord,
+  'rows' | 'ok' | 'error' | 'errorsByReason' | 'top1Histogram' | 'distance'
+>;
 
 /**
- * Counts a chunk's rows: ok and error rows, errors by reason, and ok rows by top-1 label (rows without a label are
- * not in the histogram).
+ * Counts a chunk's rows: ok and error rows, errors by reason, ok rows by top-1 label (rows without a label are not
+ * in the histogram), and a pair run's distances (rows that have one).
  */
-export function tallyRows(rows: Iterable<{ status: string; error: string | null; top1?: string }>): RowTally {
+export function tallyRows(
+  rows: Iterable<{ status: string; error: string | null; top1?: string; distance?: number }>,
+): RowTally {
   const tally: RowTally = { rows: 0, ok: 0, error: 0, errorsByReason: {}, top1Histogram: {} };
   for (const row of rows) {
     tally.rows += 1;
     if (row.status === 'ok') {
       tally.ok += 1;
       if (row.top1 !== undefined) tally.top1Histogram[row.top1] = (tally.top1Histogram[row.top1] ?? 0) + 1;
+      if (row.distance !== undefined && Number.isFinite(row.distance))
+        tally.distance = addDistance(tally.distance, row.distance);
     } else {
       tally.error += 1;
       const reason = row.error ?? 'unknown';
@@ -54,6 +71,34 @@ export function tallyRows(rows: Iterable<{ status: string; error: string | null;
     }
   }
   return tally;
+}
+
+function addDistance(tally: DistanceTally | undefined, value: number): DistanceTally {
+  if (tally === undefined) return { count: 1, min: value, max: value, sum: value };
+  return {
+    count: tally.count + 1,
+    min: Math.min(tally.min, value),
+    max: Math.max(tally.max, value),
+    sum: tally.sum + value,
+  };
+}
+
+/** The distances of a run's chunks taken together, or null when none has one (an image run). */
+export function mergeDistances(records: Iterable<Pick<ChunkRecord, 'distance'>>): DistanceTally | null {
+  let merged: DistanceTally | null = null;
+  for (const { distance } of records) {
+    if (distance === undefined || distance.count === 0) continue;
+    merged =
+      merged === null
+        ? { ...distance }
+        : {
+            count: merged.count + distance.count,
+            min: Math.min(merged.min, distance.min),
+            max: Math.max(merged.max, distance.max),
+            sum: merged.sum + distance.sum,
+          };
+  }
+  return merged;
 }
 
 /**

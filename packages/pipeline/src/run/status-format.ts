@@ -1,5 +1,19 @@
+import { type DistanceTally, mergeDistances } from './chunk-record.js';
 import { redactedModelSpec } from './model-binding.js';
 import type { RunProgress } from './progress.js';
+import type { RunSpec } from './run-spec.js';
+
+/** What a run's rows are, for summaries: `pairs` for a pair run (`--pairs`), else `images`. */
+export function rowNoun(spec: Pick<RunSpec, 'output'>): 'pairs' | 'images' {
+  return spec.output.pairs !== undefined ? 'pairs' : 'images';
+}
+
+/** `min 0.0123  mean 0.210  max 0.874 (perceptual_distance of 8 ok pairs)`, or null without distances. */
+export function formatDistances(distance: DistanceTally | null): string | null {
+  if (distance === null || distance.count === 0) return null;
+  const value = (n: number) => n.toPrecision(4);
+  return `min ${value(distance.min)}  mean ${value(distance.sum / distance.count)}  max ${value(distance.max)} (perceptual_distance of ${distance.count} ok pair${distance.count === 1 ? '' : 's'})`;
+}
 
 /** A human summary of a run: state, counts, rate, ETA and the most common errors. */
 export function formatStatus(progress: RunProgress): string {
@@ -9,6 +23,7 @@ export function formatStatus(progress: RunProgress): string {
   const total = tarShards > 0 ? null : status.totalInputs;
   const model = redactedModelSpec(status.spec.model, status.spec.output.redactParams);
   const { runId } = status.spec;
+  const noun = rowNoun(status.spec);
   const again = `submit the run again with the same sources and --run ${runId} to enqueue them again`;
   const stuck = status.stuck.length;
   const state =
@@ -19,10 +34,12 @@ export function formatStatus(progress: RunProgress): string {
     `run ${runId}  ${state}`,
     `  out      ${status.spec.output.out}/${status.spec.runId}/`,
     `  model    ${model.model}${model.weights ? ` weights=${model.weights}` : model.onnx ? ` onnx=${model.onnx}` : ` UNTRAINED (seeded init, seed ${model.seed})`}`,
-    `  images   ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed${tarShards > 0 ? ` (inputs include ${tarShards} tar shards)` : ''}`,
+    `  ${noun.padEnd(8)} ${status.rows}${total !== null ? ` / ${total}` : ''} done, ${status.ok} ok, ${status.error} failed${tarShards > 0 ? ` (inputs include ${tarShards} tar shards)` : ''}`,
     `  chunks   ${status.committedChunks}${status.totalChunks !== null ? ` / ${status.totalChunks}` : ''}`,
-    `  rate     ${progress.imagesPerSecond.toFixed(1)} images/s${progress.etaSeconds !== null ? `, ETA ${formatDuration(progress.etaSeconds)}` : ''}`,
+    `  rate     ${progress.imagesPerSecond.toFixed(1)} ${noun}/s${progress.etaSeconds !== null ? `, ETA ${formatDuration(progress.etaSeconds)}` : ''}`,
   ];
+  const distances = formatDistances(mergeDistances(status.records));
+  if (distances !== null) lines.push(`  distance ${distances}`);
   const modelError = status.modelError;
   if (modelError) {
     lines.push(
@@ -56,7 +73,8 @@ export function formatProgressBar(progress: RunProgress, columns = 80): string {
   const { status } = progress;
   const fraction = progress.fraction ?? 0;
   const totalImages = (status.tarShards ?? 0) > 0 ? '?' : (status.totalInputs ?? '?');
-  const tail = `${(fraction * 100).toFixed(1).padStart(5)}%  ${status.rows}/${totalImages}  ${progress.imagesPerSecond.toFixed(1)} img/s${progress.etaSeconds !== null ? `  ETA ${formatDuration(progress.etaSeconds)}` : ''}${status.error ? `  ${status.error} failed` : ''}`;
+  const rate = rowNoun(status.spec) === 'pairs' ? 'pairs/s' : 'img/s';
+  const tail = `${(fraction * 100).toFixed(1).padStart(5)}%  ${status.rows}/${totalImages}  ${progress.imagesPerSecond.toFixed(1)} ${rate}${progress.etaSeconds !== null ? `  ETA ${formatDuration(progress.etaSeconds)}` : ''}${status.error ? `  ${status.error} failed` : ''}`;
   const width = Math.max(10, Math.min(50, columns - tail.length - 4));
   const filled = Math.round(fraction * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${tail}`;
