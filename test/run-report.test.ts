@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSampleImages } from 'vgg-local-kit';
-import { listFiles, PipelineHarness } from './support/pipeline-harness.js';
+import { duckdbQuery, listFiles, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -137,5 +137,72 @@ describe.skipIf(!available)('vgg-producer report', () => {
     await page.screenshot({ path: shot, fullPage: true });
     console.info(`report screenshot: ${shot} (${html.length} bytes of HTML)`);
     await page.close();
+  });
+
+  it("shows a pair run's distance distribution and its failed pairs, with no label grids", async () => {
+    const pairs = await PipelineHarness.create(inject('redisUrl'), s3ClientForTests());
+    try {
+      const dir = await mkdtemp(path.join(tmpdir(), 'vgg-report-pairs-'));
+      const fixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/pairs');
+      for (const name of ['a.png', 'b.png', 'c.png'])
+        await copyFile(path.join(fixtures, name), path.join(dir, name));
+      await writeFile(
+        path.join(dir, 'pairs.csv'),
+        'a,b\na.png,b.png\nb.png,c.png\na.png,c.png\nc.png,a.png\na.png,gone.png\n',
+      );
+      await pairs.startWorker();
+      const out = path.join(dir, 'out');
+      await pairs.submit({
+        sources: [],
+        pairs: path.join(dir, 'pairs.csv'),
+        out,
+        runId: 'report-pairs',
+        chunkSize: 2,
+        model: 'vgg16',
+        classifierWidth: 16,
+        inputSize: 64,
+        poolSize: 2,
+        resizeSize: 73,
+        cropSize: 64,
+      });
+      await pairs.waitForRun('report-pairs', 180_000);
+      const file = path.join(dir, 'report.html');
+      await run(process.execPath, [producerMain, 'report', 'report-pairs', '--out', file], {
+        env: { ...process.env, REDIS_URL: pairs.redisUrl, VGG_PREFIX: pairs.prefix },
+      });
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      await page.goto(pathToFileURL(file).href);
+      const stored = (
+        await duckdbQuery(
+          `SELECT perceptual_distance AS d FROM read_parquet('${path.join(out, 'report-pairs', 'shards', '*.parquet')}')
+           WHERE status = 'ok' ORDER BY d`,
+        )
+      ).map((r) => r.d as number);
+      expect(stored).toHaveLength(4);
+      const cell = (name: string) =>
+        // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
+        page.getByTestId('distances').locator(`[data-name="${name}"]`).innerText();
+      expect(await cell('count')).toBe('4');
+      expect(Number(await cell('min'))).toBeCloseTo(stored[0]!, 3);
+      expect(Number(await cell('max'))).toBeCloseTo(stored[3]!, 3);
+      // The median of four is halfway between the middle two.
+      expect(Number(await cell('median'))).toBeCloseTo((stored[1]! + stored[2]!) / 2, 3);
+      const bars = await page.$$eval('[data-testid="distance-histogram"] rect', (rects) =>
+        rects.map((r) => Number(r.getAttribute('height'))),
+      );
+      expect(bars).toHaveLength(20);
+      expect(bars.filter((h) => h > 0).length).toBeGreaterThan(1);
+      // The failed pair with its reason and both images.
+      const errorRows = await page.getByTestId('errors').locator('tbody tr').allInnerTexts();
+      expect(errorRows).toHaveLength(1);
+      expect(errorRows[0]).toContain('b:not_found\t1');
+      expect(errorRows[0]).toContain(`${path.join(dir, 'a.png')} ↔ ${path.join(dir, 'gone.png')}`);
+      expect(await page.getByTestId('label').count()).toBe(0);
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
+      expect(await page.locator('[data-name="pairs/s"] b').innerText()).toMatch(/^\d/);
+      await page.close();
+    } finally {
+      await pairs.close();
+    }
   });
 });

@@ -79,6 +79,32 @@ export async function readShardReportColumns(bytes: Uint8Array): Promise<
   };
 }
 
+/** What the run report reads of a pair run's shard: each pair's images, status and error, and its distance. */
+export async function readShardPairColumns(bytes: Uint8Array): Promise<{
+  uri: string[];
+  b: (string | null)[];
+  status: string[];
+  error: (string | null)[];
+  /** `perceptual_distance`; null for error rows. */
+  distance: (number | null)[];
+}> {
+  const table = await readColumns(bytes, ['uri', 'b', 'status', 'error', 'perceptual_distance']);
+  const [uri, b, status, error, distance] = ['uri', 'b', 'status', 'error', 'perceptual_distance'].map(
+    (name) => table.getChild(name),
+  );
+  if (!uri || !b || !status || !error || !distance)
+    throw new Error('Parquet shard lacks the uri/b/status/error/perceptual_distance columns of a pair run');
+  const at = <T>(column: NonNullable<typeof uri>) =>
+    Array.from({ length: table.numRows }, (_, i) => (column.get(i) as T | null) ?? null);
+  return {
+    uri: at<string>(uri).map((u) => u ?? ''),
+    b: at<string>(b),
+    status: at<string>(status).map((s) => s ?? ''),
+    error: at<string>(error),
+    distance: at<number>(distance),
+  };
+}
+
 /** The columns `names` of a Parquet file (all of them when null), as an Arrow table. */
 async function readColumns(bytes: Uint8Array, names: readonly string[] | null): Promise<Table> {
   const { arrow, parquet } = await parquetLibs();

@@ -1,3 +1,4 @@
+import type { DistanceDistribution } from './distance-distribution.js';
 import type { RunReport } from './run-report.js';
 
 const esc = (value: unknown): string => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -12,6 +13,8 @@ export function renderRunReport(report: RunReport): string {
   const { totals, model } = report;
   const wallS = wallSeconds(report);
   const rate = wallS > 0 ? totals.rows / wallS : 0;
+  // A pair run's rows are pairs, shown with their distances instead of labels.
+  const noun = report.pairs ? 'pairs' : 'images';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -41,7 +44,7 @@ svg text{font:11px system-ui,sans-serif;fill:#5b6470}
 <body><main>
 <h1>Run <span data-testid="run-id">${esc(report.runId)}</span></h1>
 <div class="muted">${esc(report.state)} · created ${esc(report.createdAt)}${report.finalizedAt ? ` · finalised ${esc(report.finalizedAt)}` : ''} · outputs <span class="mono">${esc(report.out)}</span></div>
-${model.untrained ? `<div class="warn" data-testid="untrained">UNTRAINED model: seeded random weights (seed ${esc(model.seed)}). Its labels are meaningless; pass --weights or --onnx to classify for real.</div>` : ''}
+${model.untrained ? `<div class="warn" data-testid="untrained">UNTRAINED model: seeded random weights (seed ${esc(model.seed)}). ${report.pairs ? 'Its distances are not perceptual; pass --weights for real ones.' : 'Its labels are meaningless; pass --weights or --onnx to classify for real.'}</div>` : ''}
 <h2>Counts</h2>
 <div class="cards" data-testid="counts">
 ${card('inputs', totals.inputs === null ? '—' : num(totals.inputs))}
@@ -50,15 +53,14 @@ ${card('ok', `${num(totals.ok)} <small class="muted">${pct(totals.ok, totals.row
 ${card('errors', `${num(totals.error)} <small class="muted">${pct(totals.error, totals.rows)}</small>`, totals.error > 0)}
 ${card('duplicates', num(totals.duplicates))}
 ${card('chunks', num(totals.chunks))}
-${card('images/s', rate.toFixed(1))}
+${card(`${noun}/s`, rate.toFixed(1))}
 ${card('wall time', `${wallS.toFixed(1)} s`)}
 </div>
 <h2>Throughput over time</h2>
 ${throughputChart(report)}
 <h2>Errors by reason</h2>
 ${errorsTable(report)}
-<h2>Top labels</h2>
-${labelGrids(report)}
+${report.pairs ? `<h2>Perceptual distance</h2>\n${distanceSection(report.pairs.distances)}` : `<h2>Top labels</h2>\n${labelGrids(report)}`}
 <h2>Workers</h2>
 ${workersTable(report)}
 <h2>Model</h2>
@@ -142,6 +144,31 @@ function labelGrids(report: RunReport): string {
       return `<section class="label" data-testid="label"><h3>${esc(l.label)} <span class="muted">${num(l.count)} ${l.count === 1 ? 'image' : 'images'}</span></h3><div class="grid">${tiles}</div></section>`;
     })
     .join('\n');
+}
+
+/** Quantiles of the ok pairs' `perceptual_distance` and their histogram, as a table and SVG bars. */
+function distanceSection(d: DistanceDistribution | null): string {
+  if (d === null) return '<p class="muted" data-testid="distances">No ok pairs.</p>';
+  const value = (n: number) => n.toPrecision(4);
+  const cells = (['min', 'p10', 'p25', 'median', 'p75', 'p90', 'max', 'mean'] as const)
+    .map((name) => `<td class="n" data-name="${name}">${value(d[name])}</td>`)
+    .join('');
+  const table = `<table data-testid="distances"><thead><tr><th class="n">pairs</th><th class="n">min</th><th class="n">p10</th><th class="n">p25</th><th class="n">median</th><th class="n">p75</th><th class="n">p90</th><th class="n">max</th><th class="n">mean</th></tr></thead><tbody><tr><td class="n" data-name="count">${num(d.count)}</td>${cells}</tr></tbody></table>`;
+  const most = Math.max(...d.histogram.map((b) => b.count), 1);
+  const [w, h, left, bottom] = [1000, 180, 48, 28];
+  const bw = (w - left) / d.histogram.length;
+  const bars = d.histogram
+    .map((b, i) => {
+      const bh = ((h - bottom - 10) * b.count) / most;
+      return `<rect x="${(left + i * bw + 1).toFixed(1)}" y="${(h - bottom - bh).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="#8b5cf6"><title>${value(b.from)}–${value(b.to)}: ${num(b.count)} pairs</title></rect>`;
+    })
+    .join('');
+  const chart = `<svg data-testid="distance-histogram" viewBox="0 0 ${w} ${h}" width="100%" role="img" aria-label="pairs by perceptual distance">
+<line x1="${left}" y1="${h - bottom}" x2="${w}" y2="${h - bottom}" stroke="#9aa3ad"/>
+<text x="${left - 6}" y="16" text-anchor="end">${num(most)}</text><text x="${left - 6}" y="${h - bottom}" text-anchor="end">0</text>
+<text x="${left}" y="${h - 8}">${value(d.min)}</text><text x="${w}" y="${h - 8}" text-anchor="end">${value(d.max)} perceptual_distance</text>
+${bars}</svg>`;
+  return `${table}\n${chart}`;
 }
 
 function workersTable(report: RunReport): string {

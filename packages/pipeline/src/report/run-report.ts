@@ -7,8 +7,9 @@ import { requestedModelIdentity } from '../run/model-binding.js';
 import { MANIFEST_KEY, openRunOutput } from '../run/output-layout.js';
 import type { RunStore } from '../run/run-store.js';
 import { runNotFound } from '../errors.js';
-import { readShardReportColumns } from '../formats/shard-reader.js';
+import { readShardPairColumns, readShardReportColumns } from '../formats/shard-reader.js';
 import { redactUri } from '../uri.js';
+import { type DistanceDistribution, distanceDistribution } from './distance-distribution.js';
 
 /** Everything the HTML report shows, gathered from Redis, the manifest and the shards. */
 export interface RunReport {
@@ -37,7 +38,10 @@ export interface RunReport {
   /** Committed rows over time: one point per chunk commit, in commit order. */
   commits: { at: string; rows: number; ok: number; error: number; workerId: string }[];
   errors: { reason: string; count: number; examples: string[] }[];
+  /** Top-1 labels with thumbnails; empty for a pair run. */
   labels: { label: string; count: number; thumbnails: Thumbnail[] }[];
+  /** A pair run (`--pairs`): its rows are pairs, and the report shows their distances instead of labels. */
+  pairs: { distances: DistanceDistribution | null } | null;
   workers: {
     workerId: string;
     provider: string;
@@ -99,6 +103,24 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
       entry.count += n;
       labels.set(label, entry);
     }
+  }
+  // A pair run's shards hold distances, not labels: every shard is read for their distribution.
+  const pairRun = spec.output.pairs !== undefined;
+  const distances: number[] = [];
+  if (pairRun) {
+    for (const record of records) {
+      const columns = await readShardPairColumns(await store.get(record.shardKey));
+      columns.uri.forEach((uri, i) => {
+        const distance = columns.distance[i];
+        if (columns.status[i] === 'ok' && distance !== null && distance !== undefined)
+          distances.push(distance);
+        const reason = columns.error[i];
+        const entry = reason ? errors.get(reason) : undefined;
+        if (columns.status[i] !== 'ok' && entry && entry.examples.length < (options.examplesPerReason ?? 5))
+          entry.examples.push(`${redact(uri)} ↔ ${redact(columns.b[i] ?? '')}`);
+      });
+    }
+    labels.clear();
   }
   const topLabels = [...labels]
     .sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0]))
@@ -187,6 +209,7 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
       .map(([reason, e]) => ({ reason, ...e }))
       .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
     labels: labelRows,
+    pairs: pairRun ? { distances: distanceDistribution(distances) } : null,
     workers: [...workers.values()].sort((a, b) => b.rows - a.rows || a.workerId.localeCompare(b.workerId)),
     generatedAt: new Date().toISOString(),
   };
