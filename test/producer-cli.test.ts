@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -79,5 +79,20 @@ describe('vgg-producer submit', () => {
     const otherTop = await submit(['--run', 'relisted', '--chunk-size', '1', '--top', '3'], {}, src);
     expect(otherTop.code).toBe(2);
     expect(otherTop.stderr).toContain('Run relisted already exists with a different output');
+  });
+
+  it('counts a pair run in pairs', async () => {
+    const dir = path.join(out, 'pair-src');
+    await mkdir(dir);
+    const pairFixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/pairs');
+    for (const name of ['a.png', 'b.png'])
+      await copyFile(path.join(pairFixtures, name), path.join(dir, name));
+    await writeFile(path.join(dir, 'pairs.csv'), 'a,b\na.png,b.png\nb.png,a.png\n');
+    const { stdout } = await run(
+      process.execPath,
+      [producerMain, 'submit', '--pairs', path.join(dir, 'pairs.csv'), '--out', out, '--run', 'pair-count'],
+      { env: { PATH: process.env.PATH ?? '', REDIS_URL: inject('redisUrl'), VGG_PREFIX: h.prefix } },
+    );
+    expect(stdout).toContain('submitted run pair-count: 2 pairs in 1 chunks');
   });
 });

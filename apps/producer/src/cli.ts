@@ -18,6 +18,7 @@ import {
   type RunConnection,
   requestedModelIdentity,
   retryFailed,
+  rowNoun,
   runNotFound,
   s3ClientOptionsFromEnv,
   submitRun,
@@ -139,6 +140,7 @@ export function producerProgram(io: ProducerIo): Command {
       const network = networkFlags.read(command, io.env);
       await connected(async (runs) => {
         const tty = io.stderr.isTTY;
+        const listed = options.pairs === undefined ? 'images' : 'pairs';
         const result = await submitRun(
           { ...options, sources },
           {
@@ -146,11 +148,12 @@ export function producerProgram(io: ProducerIo): Command {
             stdin: io.stdin,
             network,
             onProgress: ({ inputs, enqueued }) => {
-              if (tty) io.stderr.write(`\rlisted ${inputs} images, enqueued ${enqueued} chunks`);
+              if (tty) io.stderr.write(`\rlisted ${inputs} ${listed}, enqueued ${enqueued} chunks`);
             },
           },
         );
         if (tty) io.stderr.write('\n');
+        const noun = rowNoun(result.spec);
         log(
           {
             type: result.created ? 'submitted' : 'resumed',
@@ -162,10 +165,10 @@ export function producerProgram(io: ProducerIo): Command {
             sources,
             out: result.spec.output.out,
           },
-          `${result.created ? 'submitted' : 'resumed'}: ${result.totalInputs} images in ${result.totalChunks} chunks`,
+          `${result.created ? 'submitted' : 'resumed'}: ${result.totalInputs} ${noun} in ${result.totalChunks} chunks`,
         );
         out(
-          `${result.created ? 'submitted' : 'resumed'} run ${result.runId}: ${result.totalInputs} images in ${result.totalChunks} chunks, ` +
+          `${result.created ? 'submitted' : 'resumed'} run ${result.runId}: ${result.totalInputs} ${noun} in ${result.totalChunks} chunks, ` +
             `${result.enqueued} enqueued, ${result.skipped} already done${result.finalized ? '; run is complete' : ''}`,
         );
         if (requestedModelIdentity(result.spec.model).untrained) {
