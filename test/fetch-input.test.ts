@@ -112,6 +112,35 @@ describe('fetchInput over HTTP', () => {
     expect(error.message).toMatch(/10000000 bytes exceeds maxBytes 1000000/);
   });
 
+  it('reserves the declared length before reading the body, and maxBytes without one', async () => {
+    const reserved: number[] = [];
+    const reserve = async (bytes: number) => {
+      reserved.push(bytes);
+    };
+    await fetchInput(server.url('/image.jpg'), options({ reserve }));
+    await fetchInput(server.url('/chunked-big'), options({ reserve, maxBytes: 2_000_000 }));
+    expect(reserved).toEqual([image.length, 2_000_000]);
+  });
+
+  it('reads no body until the reservation resolves, and rejects with the signal reason if it aborts', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const pending = fetchInput(
+      server.url('/image.jpg'),
+      options({
+        signal: controller.signal,
+        reserve: () =>
+          new Promise((_resolve, reject) =>
+            controller.signal.addEventListener('abort', () => reject(controller.signal.reason)),
+          ),
+      }),
+    );
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(pending).rejects.toBe(reason);
+    // The connection was given up, not left half-read: the next request still works.
+    expect((await fetchInput(server.url('/image.jpg'), options())).sha256).toBe(imageSha);
+  });
+
   it('enforces maxBytes while streaming a body without Content-Length', async () => {
     const ok = await fetchInput(server.url('/chunked-big'), options());
     expect(ok.bytes.length).toBe(64 * 16_384);
@@ -198,6 +227,19 @@ describe('fetchInput over S3', () => {
     expect(await failure(`s3://${bucket}/in/a.jpg`, { maxBytes: 1_000 })).toMatchObject({
       reason: 'too_large',
     });
+  });
+
+  it("reserves the object's ContentLength before reading its body", async () => {
+    const reserved: number[] = [];
+    await fetchInput(
+      `s3://${bucket}/in/a.jpg`,
+      options({
+        reserve: async (bytes) => {
+          reserved.push(bytes);
+        },
+      }),
+    );
+    expect(reserved).toEqual([image.length]);
   });
 
   it('reports missing keys and buckets as not_found', async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageInference } from './batch-scheduler.js';
 import { ImageStages, type ImageStagesOptions } from './image-stages.js';
 import { newWorkerStats } from './stats.js';
+import { ByteBudget } from './byte-budget.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../vgg-core/test-fixtures/images');
 const noS3 = {} as S3Client;
@@ -139,5 +140,30 @@ describe('ImageStages', () => {
         signal: new AbortController().signal,
       }),
     ).rejects.toThrow('The inference engine is closed');
+  });
+
+  it('holds a download at its declared size, so small images share a budget the largest allowed would fill', async () => {
+    // Room for one input of the cap (2 x 1 MiB held by a download of unknown size) but for many of 320x240.jpg.
+    const budget = new ByteBudget({ limitBytes: 3 * (1 << 20), baselineBytes: () => 0 });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const fetch = async (uri: string, options: FetchInputOptions) => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        return await fetchInput(uri, options);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const { stages: s } = stages({ budget, fetch });
+    const uris = Array.from({ length: 8 }, () => path.join(dir, 'good.jpg'));
+    const rows = await s.run(uris, { preprocess, infer, signal: new AbortController().signal });
+    expect(rows.every((r) => r.status === 'ok')).toBe(true);
+    // Held at the cap before the size was known, the second download waited for the first image's decode.
+    expect(mostInFlight).toBeGreaterThan(1);
+    // Never the 2 MiB a single download held at the cap.
+    expect(budget.peakHeldBytes).toBeLessThan(2 * (1 << 20));
+    expect(budget.heldBytes).toBe(0);
   });
 });

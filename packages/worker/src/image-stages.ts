@@ -112,15 +112,20 @@ export class ImageStages {
   async #image(uri: string, request: ImageRequest): Promise<RowResult> {
     const { stats } = this.#options;
     request.signal.throwIfAborted();
-    // Until the download ends its size is unknown: it holds the most it may be.
-    const hold = await this.#options.budget?.acquire(
-      INPUT_COPIES * this.#options.maxInputBytes,
-      request.signal,
-    );
+    // Each attempt holds what its body can take before reading it: the declared size when the server or the file
+    // system gives one (so small images are not held back by room kept for the largest allowed), else the cap.
+    const budget = this.#options.budget;
+    let hold: BudgetHold | undefined;
+    const reserve =
+      budget &&
+      (async (bytes: number) => {
+        hold?.release();
+        hold = await budget.acquire(INPUT_COPIES * bytes, request.signal);
+      });
     const started = performance.now();
     let fetched: FetchedInput;
     try {
-      fetched = await this.#fetchLimit(() => this.#fetchWithRetry(uri, request.signal));
+      fetched = await this.#fetchLimit(() => this.#fetchWithRetry(uri, request.signal, reserve));
     } catch (error) {
       hold?.release();
       if (isPipelineError(error, 'FETCH_FAILED')) return errorRow(uri, error.reason);
@@ -128,6 +133,7 @@ export class ImageStages {
     } finally {
       addStageMs(stats, 'fetch', performance.now() - started);
     }
+    // What was read may differ from what was declared (a server that lied, a file that changed).
     hold?.resize(INPUT_COPIES * fetched.bytes.byteLength);
     return this.#decodeAndInfer(uri, fetched, request, hold);
   }
@@ -189,10 +195,15 @@ export class ImageStages {
     };
   }
 
-  async #fetchWithRetry(uri: string, signal: AbortSignal): Promise<FetchedInput> {
+  async #fetchWithRetry(
+    uri: string,
+    signal: AbortSignal,
+    reserve: ((bytes: number) => Promise<void>) | undefined,
+  ): Promise<FetchedInput> {
     const o = this.#options;
     await o.guard.checkLocal(uri);
     const options: FetchInputOptions = {
+      ...(reserve && { reserve }),
       s3: o.s3,
       maxBytes: o.maxInputBytes,
       connectTimeoutMs: o.connectTimeoutMs,

@@ -21,6 +21,14 @@ export async function fetchHttp(uri: string, options: ResolvedFetchOptions): Pro
       });
     }
     if (response.body === null) return new Uint8Array(0);
+    // A declared length counts the encoded bytes: a gzip'd body is read decoded, so it may be longer.
+    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    try {
+      await options.reserve?.(Number.isFinite(declared) && !encoded ? declared : options.maxBytes);
+    } catch (reason) {
+      await response.body.cancel().catch(() => {});
+      throw reason;
+    }
     const reader = response.body.getReader();
     try {
       return await readLimited(readerChunks(reader), url, options, timer, () => {

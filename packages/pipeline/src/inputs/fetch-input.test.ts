@@ -25,9 +25,15 @@ describe('fetchInput on local files', () => {
     const bytes = Buffer.from('hello world');
     await writeFile(file, bytes);
     const expected = createHash('sha256').update(bytes).digest('hex');
-    const fetched = await fetchInput(file, { s3: noS3 });
+    const reserved: number[] = [];
+    const reserve = async (size: number) => {
+      reserved.push(size);
+    };
+    const fetched = await fetchInput(file, { s3: noS3, reserve });
     expect(Buffer.from(fetched.bytes)).toEqual(bytes);
     expect(fetched.sha256).toBe(expected);
+    // The file's size is what the body can take.
+    expect(reserved).toEqual([bytes.length]);
     expect((await fetchInput('file://' + encodeURI(file), { s3: noS3 })).sha256).toBe(expected);
   });
 

@@ -22,6 +22,7 @@ export async function fetchLocal(
     if (info.size > options.maxBytes) {
       throw new FetchError('too_large', uri, `${info.size} bytes exceeds maxBytes ${options.maxBytes}`);
     }
+    await options.reserve?.(info.size);
     // One byte of headroom detects a file that grew past the limit after stat.
     const buffer = Buffer.allocUnsafe(Math.min(info.size, options.maxBytes) + 1);
     let length = 0;
@@ -39,6 +40,7 @@ export async function fetchLocal(
     }
     return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
   } catch (cause) {
+    if (options.signal?.aborted) throw options.signal.reason;
     throw localFetchError(uri, cause);
   } finally {
     await handle?.close();

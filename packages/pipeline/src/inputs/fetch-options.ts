@@ -32,6 +32,14 @@ export interface FetchInputOptions {
    * (see NetworkPolicy). Default: Node's global dispatcher.
    */
   dispatcher?: Dispatcher;
+  /**
+   * Called once, after the response headers (or the file's stat) and before the body is read, with the most bytes
+   * the body can take: its declared length (HTTP Content-Length without a content encoding, S3's ContentLength, the
+   * file's size) when there is one, else maxBytes. The body is read once the promise resolves, so a caller can wait
+   * for memory sized to the input rather than to the largest input allowed (the worker's byte budget does). It should
+   * reject only when `signal` aborts (the fetch then rejects with the signal's reason). Default none.
+   */
+  reserve?: (bytes: number) => Promise<void>;
 }
 
 /** {@link FetchInputOptions} after validation, with defaults filled in. */
@@ -45,6 +53,7 @@ export interface ResolvedFetchOptions {
   checkUrl: ((url: URL) => Promise<void>) | undefined;
   userAgent: string;
   dispatcher: Dispatcher | undefined;
+  reserve: ((bytes: number) => Promise<void>) | undefined;
 }
 
 export function resolveFetchOptions(options: FetchInputOptions): ResolvedFetchOptions {
@@ -73,5 +82,6 @@ export function resolveFetchOptions(options: FetchInputOptions): ResolvedFetchOp
     checkUrl: options.checkUrl,
     userAgent: options.userAgent ?? 'vgg-batch',
     dispatcher: options.dispatcher,
+    reserve: options.reserve,
   };
 }

@@ -24,6 +24,12 @@ export async function fetchS3(uri: string, options: ResolvedFetchOptions): Promi
     }
     const body = response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
     if (body === undefined) return new Uint8Array(0);
+    try {
+      await options.reserve?.(response.ContentLength ?? options.maxBytes);
+    } catch (reason) {
+      body.destroy();
+      throw reason;
+    }
     // The SDK's abort signal does not reach a body already handed over, so deadlines and caller aborts destroy
     // the stream directly; the pending read then rejects.
     const destroy = () =>
