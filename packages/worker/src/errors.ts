@@ -93,7 +93,20 @@ export class ChunkFencedError extends Error {
   }
 }
 
+/** Redis refused the worker's credentials or permissions: no reconnect fixes that, so the worker does not start. */
+export class RedisRefusedError extends Error {
+  readonly code = 'REDIS_REFUSED' as const;
+  constructor(cause: Error) {
+    super(
+      `Redis refused this worker (${cause.message}); fix the user, password or ACL in the Redis URL (REDIS_URL or --redis-url)`,
+      { cause },
+    );
+    this.name = 'RedisRefusedError';
+  }
+}
+
 interface WorkerErrors {
+  REDIS_REFUSED: RedisRefusedError;
   MODEL_MISMATCH: ModelMismatchError;
   METRICS_ENDPOINT: MetricsEndpointError;
   MODEL_LOAD: ModelLoadError;

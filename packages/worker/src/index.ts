@@ -11,6 +11,7 @@ export {
   MetricsEndpointError,
   ModelLoadError,
   ModelMismatchError,
+  RedisRefusedError,
 } from './errors.js';
 export { isPermanentLoadFailure } from './model-load-failure.js';
 export { ImageStages } from './image-stages.js';

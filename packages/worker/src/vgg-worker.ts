@@ -23,6 +23,7 @@ import { ModelFiles } from './model-files.js';
 import { isPermanentLoadFailure } from './model-load-failure.js';
 import { ModelSlot } from './model-slot.js';
 import { rowsOfPairChunk } from './pair-rows.js';
+import { readyUnlessRefused } from './redis-ready.js';
 import { type RunContext, RunContexts } from './run-contexts.js';
 import { TarShardRows } from './tar-shard-rows.js';
 import { ShardEncoder } from './shard-encoder.js';
@@ -162,8 +163,8 @@ export class VggWorker {
 
   static async create(options: VggWorkerOptions): Promise<VggWorker> {
     const worker = new VggWorker(resolveWorkerOptions(options));
-    await worker.#bull.waitUntilReady();
     try {
+      await readyUnlessRefused(worker.#bull);
       worker.#endpoint = await openWorkerEndpoint(worker.options, {
         metrics: worker.metrics,
         redis: worker.#runStore.redis,
@@ -197,8 +198,7 @@ export class VggWorker {
    * at once so another worker takes them up, and releases everything. Memoised; never rejects.
    */
   close(deadlineMs = this.options.shutdownTimeoutMs): Promise<void> {
-    // Steps the lifecycle gave up on may hold connections to a server that does not answer: drop them, so nothing
-    // keeps reconnecting after close() (no round trip, so this cannot hang).
+    // Drop connections that steps given up on may hold to a silent server (no round trip, so this cannot hang).
     this.#closing ??= this.#lifecycle.close(deadlineMs).then(() => {
       this.#runStore.redis.disconnect();
       void this.#bull.disconnect().catch(() => undefined);

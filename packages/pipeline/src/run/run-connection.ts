@@ -49,6 +49,13 @@ export function connectRuns(options: RunConnectionOptions): RunConnection {
     runStore: new RunStore({ redis, prefix }),
     s3: options.s3,
     close: async () => {
+      // A connection that is not ready (a wrong password, a server gone) has nothing to flush, and BullMQ's close()
+      // and QUIT would wait for it to become ready, forever: it is dropped instead.
+      if (redis.status !== 'ready') {
+        redis.disconnect();
+        await queue.close().catch(() => undefined);
+        return;
+      }
       await queue.close();
       await redis.quit().catch(() => undefined);
     },
