@@ -17,6 +17,7 @@ import {
   serializeManifest,
   shardKeyFor,
 } from 'vgg-pipeline';
+import { peakRssBytes } from './peak-rss.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -49,7 +50,7 @@ if (process.argv[2] === '--child-build') {
       seconds,
       vectors: manifest.counts.vectors,
       bytes,
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      maxRssBytes: peakRssBytes(),
     }),
   );
   process.exit(0);

@@ -1,12 +1,13 @@
 // One benchmark worker process: VggWorker wired exactly as apps/worker/src/main.ts wires it, plus what the
 // benchmark needs from inside the process (stage times, batch fill, event-loop delay, peak RSS). On SIGTERM it
 // closes the worker and writes those to the stats file given as argv[2]; argv[3] is a JSON of VggWorkerOptions.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createRedisConnection, createS3Client, s3ClientOptionsFromEnv } from 'vgg-pipeline';
 import { VggWorker } from 'vgg-chunk-worker';
+import { peakRssBytes } from './peak-rss.mjs';
 
 const [statsFile, optionsJson] = process.argv.slice(2);
 if (!statsFile) throw new Error('usage: worker-process.mjs <stats.json> [options-json]');
@@ -58,20 +59,6 @@ const stop = async () => {
   );
   process.exit(0);
 };
-/**
- * This process's own peak resident memory. Linux's getrusage maxRSS (process.resourceUsage) carries over the
- * parent's peak through fork and exec, so a worker spawned by a bench that had grown to 1.2 GB reported 1.2 GB
- * whatever it used itself; VmHWM is the high-water mark of this process's own address space.
- */
-function peakRssBytes() {
-  try {
-    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    if (kb !== undefined) return Number(kb) * 1024;
-  } catch {}
-  return process.resourceUsage().maxRSS * 1024;
-}
-
-// SIGUSR2 starts a measurement: the warm-up run (model load, first shapes) stays out of the numbers.
 // BENCH_CPU_PROFILE=<dir>: a CPU profile of this process's main thread over the measurement, for `node
 // bench/long-tasks.mjs` (what runs on the event loop when its delay is high).
 const profileDir = process.env.BENCH_CPU_PROFILE;
