@@ -162,5 +162,6 @@ describe('vgg-local', () => {
     expect(stdout).toMatch(/distance\s+min \S+ {2}mean \S+ {2}max \S+ \(perceptual_distance of 2 ok pairs\)/);
     expect(stdout).toContain('b:not_found');
     expect(stdout).not.toMatch(/top-1 labels|images\s+3/);
+    expect(stdout).toContain('3 pairs in 1 chunk (1 enqueued)');
   });
 });

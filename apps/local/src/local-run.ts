@@ -138,7 +138,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
         chunks: submitted.totalChunks,
         enqueued: submitted.enqueued,
       },
-      `${submitted.totalInputs} images in ${submitted.totalChunks} chunks (${submitted.enqueued} enqueued)`,
+      `${submitted.totalInputs} ${options.run.pairs === undefined ? 'images' : 'pairs'} in ${submitted.totalChunks} chunk${submitted.totalChunks === 1 ? '' : 's'} (${submitted.enqueued} enqueued)`,
     );
     let status: RunStatus | null = null;
     for (;;) {
