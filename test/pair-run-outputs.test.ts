@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { formatProgressBar, formatStatus, progressOf, type SubmitOptions } from 'vgg-pipeline';
-import { PipelineHarness } from './support/pipeline-harness.js';
+import { PAIR_TEST_MODEL, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/pairs');
@@ -29,12 +29,7 @@ beforeAll(async () => {
     out: path.join(root, 'out'),
     runId: 'pair-outputs',
     chunkSize: 2,
-    model: 'vgg16',
-    classifierWidth: 16,
-    inputSize: 64,
-    poolSize: 2,
-    resizeSize: 73,
-    cropSize: 64,
+    ...PAIR_TEST_MODEL,
     seed: 0,
   };
   await harness.startWorker();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { duckdbQuery, PipelineHarness } from './support/pipeline-harness.js';
+import { duckdbQuery, PAIR_TEST_MODEL, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../packages/vgg-core/test-fixtures/pairs');
@@ -57,12 +57,7 @@ describe('pair runs', () => {
       out,
       runId: 'pairs',
       chunkSize: 4,
-      model: 'vgg16',
-      classifierWidth: 16,
-      inputSize: 64,
-      poolSize: 2,
-      resizeSize: 73,
-      cropSize: 64,
+      ...PAIR_TEST_MODEL,
       seed: 0,
     });
     const status = await harness.waitForRun('pairs', 180_000);

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSampleImages } from 'vgg-local-kit';
-import { duckdbQuery, listFiles, PipelineHarness } from './support/pipeline-harness.js';
+import { duckdbQuery, listFiles, PAIR_TEST_MODEL, PipelineHarness } from './support/pipeline-harness.js';
 import { s3ClientForTests } from './support/s3.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -158,12 +158,7 @@ describe.skipIf(!available)('vgg-producer report', () => {
         out,
         runId: 'report-pairs',
         chunkSize: 2,
-        model: 'vgg16',
-        classifierWidth: 16,
-        inputSize: 64,
-        poolSize: 2,
-        resizeSize: 73,
-        cropSize: 64,
+        ...PAIR_TEST_MODEL,
       });
       await pairs.waitForRun('report-pairs', 180_000);
       const file = path.join(dir, 'report.html');

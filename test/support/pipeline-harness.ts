@@ -33,6 +33,19 @@ export const SMALL_SEED = 7;
 
 export const SMALL_PREPROCESS = { resizeSize: 36, cropSize: 32 } as const;
 
+/**
+ * VGG16's layers (pair runs need the relu1_2..relu5_3 taps) with a narrow classifier at 64 px, so pair-run tests
+ * stay fast; its crop keeps torchvision's 256:224 ratio.
+ */
+export const PAIR_TEST_MODEL = {
+  model: 'vgg16',
+  classifierWidth: 16,
+  inputSize: 64,
+  poolSize: 2,
+  resizeSize: 73,
+  cropSize: 64,
+} as const;
+
 /** A queue name, key prefix and Redis connections private to one test; close() removes every key it made. */
 export class PipelineHarness {
   readonly prefix: string;
