@@ -22,35 +22,16 @@ import argparse
 import hashlib
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 from PIL import Image
 
+from lpips_formula import pair_scores, read_safetensors, tap_features
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, 'packages', 'vgg-core', 'test-fixtures', 'pairs')
 CFG = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M']
-LAYERS = {'relu1_2': 3, 'relu2_2': 8, 'relu3_3': 15, 'relu4_3': 22, 'relu5_3': 29}
-CONTENT_LAYER = 'relu2_2'
-SHIFT = torch.tensor([-0.030, -0.088, -0.188], dtype=torch.float64).view(1, 3, 1, 1)
-SCALE = torch.tensor([0.458, 0.448, 0.450], dtype=torch.float64).view(1, 3, 1, 1)
-DTYPES = {'F32': np.float32, 'F16': np.float16, 'F64': np.float64}
-
-
-def read_safetensors(path: str) -> dict[str, np.ndarray]:
-    with open(path, 'rb') as f:
-        data = f.read()
-    (n,) = struct.unpack('<Q', data[:8])
-    header = json.loads(data[8 : 8 + n])
-    body = data[8 + n :]
-    out = {}
-    for name, meta in header.items():
-        if name == '__metadata__':
-            continue
-        start, end = meta['data_offsets']
-        out[name] = np.frombuffer(body[start:end], dtype=DTYPES[meta['dtype']]).reshape(meta['shape'])
-    return out
 
 
 def vgg16_features() -> torch.nn.Sequential:
@@ -86,30 +67,10 @@ def main() -> None:
             image = Image.open(os.path.join(OUT, f'{name}.png')).convert('RGB')
             sizes[name] = list(image.size)
             arr = np.asarray(image, dtype=np.float64) / 255.0
-            x = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0) * 2 - 1
-            x = (x - SHIFT) / SCALE
-            out = {}
-            for i, module in enumerate(features):
-                x = module(x)
-                for layer, index in LAYERS.items():
-                    if i == index:
-                        out[layer] = x.clone()
-            feats[name] = out
-
-    def unit(f: torch.Tensor) -> torch.Tensor:
-        return f / (torch.sqrt(torch.sum(f**2, dim=1, keepdim=True)) + 1e-10)
+            feats[name] = tap_features(features, torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0))
 
     def score(a: str, b: str, linear: bool) -> dict[str, float]:
-        row = {}
-        for i, layer in enumerate(LAYERS):
-            diff = (unit(feats[a][layer]) - unit(feats[b][layer])) ** 2
-            if linear:
-                diff = diff * torch.from_numpy(lin[f'lin{i}.model.1.weight'].astype(np.float64))
-            row[f'lpips_{layer}'] = float(diff.sum(dim=1, keepdim=True).mean(dim=[2, 3]).item())
-        row['perceptual_distance'] = sum(row[f'lpips_{layer}'] for layer in LAYERS)
-        content = (feats[a][CONTENT_LAYER] - feats[b][CONTENT_LAYER]) ** 2
-        row['feature_reconstruction_loss'] = float(content.mean().item())
-        return row
+        return pair_scores(feats[a], feats[b], lin if linear else None)
 
     pairs = [['a', 'b'], ['b', 'a'], ['a', 'c'], ['a', 'a'], ['c', 'd']]
     reference = {

@@ -40,30 +40,12 @@ import torchvision  # noqa: E402
 from PIL import Image  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
+from lpips_formula import LAYERS, pair_scores, read_safetensors, tap_features  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, 'packages', 'vgg-core', 'test-fixtures', 'pairs')
-LAYERS = {'relu1_2': 3, 'relu2_2': 8, 'relu3_3': 15, 'relu4_3': 22, 'relu5_3': 29}
 CHANNELS = {'relu1_2': 64, 'relu2_2': 128, 'relu3_3': 256, 'relu4_3': 512, 'relu5_3': 512}
 GRAM_LAYERS = ['relu1_2', 'relu2_2']
-CONTENT_LAYER = 'relu2_2'
-SHIFT = torch.tensor([-0.030, -0.088, -0.188], dtype=torch.float64).view(1, 3, 1, 1)
-SCALE = torch.tensor([0.458, 0.448, 0.450], dtype=torch.float64).view(1, 3, 1, 1)
-
-
-def read_safetensors(path: str) -> dict[str, np.ndarray]:
-    with open(path, 'rb') as f:
-        data = f.read()
-    (length,) = struct.unpack('<Q', data[:8])
-    header = json.loads(data[8 : 8 + length])
-    tensors = {}
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        assert info['dtype'] == 'F32', (name, info['dtype'])
-        start, end = info['data_offsets']
-        raw = data[8 + length + start : 8 + length + end]
-        tensors[name] = np.frombuffer(raw, dtype='<f4').reshape(info['shape'])
-    return tensors
 
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:
@@ -125,31 +107,10 @@ def main() -> None:
         for name in images:
             # Reloaded from the PNG as a user's file would be.
             image = Image.open(os.path.join(OUT, f'{name}.png')).convert('RGB')
-            x = transform(image).unsqueeze(0).double() * 2 - 1
-            x = (x - SHIFT) / SCALE
-            out = {}
-            for i, module in enumerate(features):
-                x = module(x)
-                for layer, index in LAYERS.items():
-                    if i == index:
-                        out[layer] = x.clone()
-            feats[name] = out
-
-    def unit(f: torch.Tensor) -> torch.Tensor:
-        return f / (torch.sqrt(torch.sum(f**2, dim=1, keepdim=True)) + 1e-10)
+            feats[name] = tap_features(features, transform(image).unsqueeze(0).double())
 
     def score(a: str, b: str, linear: bool) -> dict[str, float]:
-        row = {}
-        for i, layer in enumerate(LAYERS):
-            diff = (unit(feats[a][layer]) - unit(feats[b][layer])) ** 2
-            if linear:
-                w = torch.from_numpy(lin[f'lin{i}.model.1.weight'].astype(np.float64))
-                diff = diff * w
-            row[f'lpips_{layer}'] = float(diff.sum(dim=1, keepdim=True).mean(dim=[2, 3]).item())
-        row['perceptual_distance'] = sum(row[f'lpips_{layer}'] for layer in LAYERS)
-        content = (feats[a][CONTENT_LAYER] - feats[b][CONTENT_LAYER]) ** 2
-        row['feature_reconstruction_loss'] = float(content.mean().item())
-        return row
+        return pair_scores(feats[a], feats[b], lin if linear else None)
 
     grams = []
     offset = 0
