@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureImages } from './images.mjs';
+import { median } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -112,11 +113,6 @@ export function phaseDurations(p) {
     beyondModelLoadMs: p.exitMs - p.modelLoadMs,
   };
 }
-
-export const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values: flags } = parseArgs({

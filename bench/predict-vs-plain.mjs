@@ -34,6 +34,7 @@ import {
 } from 'vgg-core';
 import { writePlainGraph } from './plain-graph.mjs';
 import { positiveFlag } from './flags.mjs';
+import { median } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -74,11 +75,6 @@ async function realCrops(dir, preprocess) {
   if (crops.length === 0) throw new Error(`No decodable JPEGs in ${dir}`);
   return { files, crops };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const modelOptions = {
   model: flags.model,
