@@ -10,6 +10,7 @@ import { prepareModel } from '../prepare-model.js';
 import { decodeImage } from '../preprocess-decode.js';
 import { resolvePreprocessOptions } from '../preprocess-options.js';
 import { MIN_NATIVE_SIDE } from './pair-head.js';
+import { maxRelativeError } from '../testing/relative-error.js';
 
 const FIXTURES = resolve(fileURLToPath(import.meta.url), '../../../test-fixtures/pairs');
 const TOLERANCE = 1e-4;
@@ -26,16 +27,6 @@ const reference = JSON.parse(
 const { weightsSha256: _sha, ...modelOptions } = reference.model;
 const cropped = resolvePreprocessOptions({ cropSize: reference.model.inputSize });
 const native = { ...cropped, geometry: 'native' as const };
-
-function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const r = expected[i] as number;
-    const x = actual[i] as number;
-    worst = Math.max(worst, r === 0 ? Math.abs(x) : Math.abs(x - r) / Math.abs(r));
-  }
-  return worst;
-}
 
 describe("pairs at the images' own size (geometry 'native') against the torch reference", () => {
   const engines = new Map<'plain' | 'learned', InferenceEngine>();

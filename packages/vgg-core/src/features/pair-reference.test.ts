@@ -10,6 +10,7 @@ import { prepareModel } from '../prepare-model.js';
 import { decodeImage } from '../preprocess-decode.js';
 import { resolvePreprocessOptions } from '../preprocess-options.js';
 import { gramMatrixFromUpper } from './gram.js';
+import { maxRelativeError } from '../testing/relative-error.js';
 
 const FIXTURES = resolve(fileURLToPath(import.meta.url), '../../../test-fixtures/pairs');
 const TOLERANCE = 1e-4;
@@ -40,17 +41,6 @@ async function crops(): Promise<Map<string, Uint8Array>> {
     out.set(name, decoded.pixels);
   }
   return out;
-}
-
-/** Largest elementwise relative error (|x - r| / |r|), exact zeros required where the reference is zero. */
-function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const r = expected[i] as number;
-    const x = actual[i] as number;
-    worst = Math.max(worst, r === 0 ? Math.abs(x) : Math.abs(x - r) / Math.abs(r));
-  }
-  return worst;
 }
 
 describe('pair head against the torch reference (scripts/pair_reference.py)', () => {
