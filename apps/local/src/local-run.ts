@@ -22,6 +22,7 @@ import {
   requestedModelIdentity,
   rowNoun,
   type S3ClientOptions,
+  schemeOf,
   submitRun,
 } from 'vgg-pipeline';
 
@@ -138,7 +139,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
         chunks: submitted.totalChunks,
         enqueued: submitted.enqueued,
       },
-      `${submitted.totalInputs} ${options.run.pairs === undefined ? 'images' : 'pairs'} in ${submitted.totalChunks} chunk${submitted.totalChunks === 1 ? '' : 's'} (${submitted.enqueued} enqueued)`,
+      `${submitted.totalInputs} ${rowNoun(submitted.spec)} in ${submitted.totalChunks} chunk${submitted.totalChunks === 1 ? '' : 's'} (${submitted.enqueued} enqueued)`,
     );
     let status: RunStatus | null = null;
     for (;;) {
@@ -165,9 +166,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     }
     const byCount = (a: [string, number], b: [string, number]) => b[1] - a[1] || a[0].localeCompare(b[0]);
     const out = status.spec.output.out;
-    let reportPath: string | null = /^[a-z][a-z0-9+.-]*:\/\//i.test(out)
-      ? path.resolve(`report-${submitted.runId}.html`)
-      : path.join(out, submitted.runId, 'report.html');
+    let reportPath: string | null =
+      schemeOf(out) !== undefined
+        ? path.resolve(`report-${submitted.runId}.html`)
+        : path.join(out, submitted.runId, 'report.html');
     try {
       const report = await collectRunReport(submitted.runId, { runStore, s3: runs.s3 });
       await writeFile(reportPath, renderRunReport(report));

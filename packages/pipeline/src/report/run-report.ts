@@ -128,8 +128,9 @@ export async function collectRunReport(runId: string, options: RunReportOptions)
   const wanted = new Set(topLabels.map(([label]) => label));
   const perLabel = options.thumbnailsPerLabel ?? 8;
   const perReason = options.examplesPerReason ?? 5;
-  // Shards are read until every error reason has its examples and every top label its images.
-  for (const record of records) {
+  // Shards are read until every error reason has its examples and every top label its images (a pair run's were
+  // all read above).
+  for (const record of pairRun ? [] : records) {
     const done =
       [...errors.values()].every((e) => e.examples.length >= Math.min(perReason, e.count)) &&
       topLabels.every(([, l]) => l.uris.length >= Math.min(perLabel, l.count));
